@@ -1,0 +1,124 @@
+// Package catalog holds what sie knows about checkpoints: the architecture
+// registry (one file per architecture, each mirroring its upstream modeling
+// file) and the weight bookkeeping that makes loading strict.
+//
+// An architecture turns a checkpoint's config.json and tensors into a GoMLX
+// graph. It never imports the root package; the root package picks an
+// architecture with Lookup, builds it with the checkpoint's tensors, and adds
+// pooling, normalisation and the output heads around it.
+package catalog
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+
+	. "github.com/gomlx/gomlx/core/graph"
+)
+
+// ErrUnsupported reports a checkpoint whose architecture no registered
+// builder serves.
+var ErrUnsupported = errors.New("unsupported architecture")
+
+// Inputs are the graph inputs every encoder receives, all int32 and laid out
+// [B, T] (rows × tokens per row). A row may hold several packed sequences:
+// Segments numbers them 1, 2, … within the row and is 0 on padding, so
+// attention stays inside a segment and pooling can read segment boundaries.
+type Inputs struct {
+	IDs       *Node // [B, T] token ids
+	TypeIDs   *Node // [B, T] token type ids (0 where the model has none)
+	Positions *Node // [B, T] position ids, already offset the way the architecture expects
+	Segments  *Node // [B, T] 1-based segment number, 0 on padding
+}
+
+// Params gives a graph access to the weights taken from a checkpoint, by the
+// handle Weights.Take returned.
+type Params []*Node
+
+// Encoder is a built architecture: it maps token inputs to hidden states.
+type Encoder interface {
+	// Forward returns the last hidden states, [B, T, H].
+	Forward(p Params, in Inputs) *Node
+	// Info describes the encoder to the engine.
+	Info() Info
+}
+
+// Info is what the engine needs to know about a built encoder.
+type Info struct {
+	Architecture   string // the registered name that was matched
+	HiddenSize     int
+	MaxPositions   int // longest sequence the position scheme supports, 0 = unbounded
+	PositionOffset int // added to the 0-based position of each token within its sequence
+	TypeVocabSize  int // 0 when the model takes no token types
+}
+
+// Builder builds an encoder from a checkpoint's config.json and weights.
+// It takes every tensor it needs from w; the caller checks w afterwards.
+type Builder func(config []byte, w *Weights) (Encoder, error)
+
+var (
+	registryMu sync.RWMutex
+	registry   = map[string]Builder{}
+)
+
+// Register makes a builder available under the Hugging Face
+// `architectures` names (and model_type values) it serves.
+func Register(b Builder, names ...string) {
+	registryMu.Lock()
+	defer registryMu.Unlock()
+	for _, n := range names {
+		if _, dup := registry[n]; dup {
+			panic("catalog: architecture registered twice: " + n)
+		}
+		registry[n] = b
+	}
+}
+
+// Supported lists the registered architecture names, sorted.
+func Supported() []string {
+	registryMu.RLock()
+	defer registryMu.RUnlock()
+	names := make([]string, 0, len(registry))
+	for n := range registry {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// ConfigHeader is the part of config.json used to pick an architecture.
+type ConfigHeader struct {
+	Architectures []string          `json:"architectures"`
+	ModelType     string            `json:"model_type"`
+	AutoMap       map[string]string `json:"auto_map"`
+}
+
+// Lookup finds the builder for a checkpoint from its config.json: the first
+// `architectures` entry that is registered wins, then the class names that
+// `auto_map` points at (remote code is recognised by name, never run).
+func Lookup(config []byte) (Builder, string, error) {
+	var h ConfigHeader
+	if err := json.Unmarshal(config, &h); err != nil {
+		return nil, "", fmt.Errorf("config.json: %w", err)
+	}
+	registryMu.RLock()
+	defer registryMu.RUnlock()
+	candidates := slices.Clone(h.Architectures)
+	for _, target := range h.AutoMap {
+		// "org/repo--module.ClassName" or "module.ClassName"
+		if i := strings.LastIndex(target, "."); i >= 0 {
+			candidates = append(candidates, target[i+1:])
+		}
+	}
+	for _, name := range candidates {
+		if b, ok := registry[name]; ok {
+			return b, name, nil
+		}
+	}
+	return nil, "", fmt.Errorf("%w: architectures %q (model_type %q); supported: %s",
+		ErrUnsupported, h.Architectures, h.ModelType, strings.Join(Supported(), ", "))
+}
