@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Side-by-side throughput: onnxruntime-node vs sie on all-MiniLM-L6-v2,
+# one batch of tools/bench/sentences.txt (64 sentences, padded to the longest).
+#
+#   scripts/bench-compare.sh
+#
+# Environment knobs: THREADS (default "1 2"), ITERS (10), WARMUP (3),
+# MAX_LENGTH (256), SENTENCES (tools/bench/sentences.txt).
+# These VMs are shared and noisy: compare numbers only within one run.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+THREADS="${THREADS:-1 2}"
+ITERS="${ITERS:-10}"
+WARMUP="${WARMUP:-3}"
+MAX_LENGTH="${MAX_LENGTH:-256}"
+SENTENCES="${SENTENCES:-$ROOT/tools/bench/sentences.txt}"
+
+scripts/setup-test-deps.sh
+# shellcheck source=/dev/null
+source "$ROOT/.cache/test-env.sh"
+
+RESULTS="$(mktemp)"
+trap 'rm -f "$RESULTS"' EXIT
+
+run_ort_bench() { # $1 = threads
+  node tools/bench/ort_bench.js --model "$SIE_MINILM_ONNX" \
+    --tokenizer "$SIE_MINILM_DIR/tokenizer.json" --sentences "$SENTENCES" \
+    --threads "$1" --iters "$ITERS" --warmup "$WARMUP" --max-length "$MAX_LENGTH"
+}
+
+# ---------------------------------------------------------------------------
+# >>> GO SIDE: run_sie_bench <<<
+# Contract: print ONE JSON line with at least
+#   {"runtime":"sie/<backend>","threads":N,"batch":B,"seq":T,"sentences_per_s":X,"median_ms":Y}
+# for the same sentences, threads, iterations and max length; return non-zero
+# (or print nothing) to have the row skipped.
+# To be replaced by:  go test -run '^$' -bench 'BenchmarkCompare' ...
+# For now it calls `go run ./tools/bench/siebench` when that package exists.
+# ---------------------------------------------------------------------------
+run_sie_bench() { # $1 = threads
+  if [[ ! -d "$ROOT/tools/bench/siebench" ]]; then
+    echo "[bench] tools/bench/siebench not found: skipping the sie side (threads=$1)" >&2
+    return 1
+  fi
+  GOEXPERIMENT="${GOEXPERIMENT:-simd}" go run ./tools/bench/siebench \
+    --model-dir "$SIE_MINILM_DIR" --sentences "$SENTENCES" --threads "$1" \
+    --iters "$ITERS" --warmup "$WARMUP" --max-length "$MAX_LENGTH"
+}
+# <<< GO SIDE >>>
+
+for t in $THREADS; do
+  echo "[bench] onnxruntime-node, threads=$t" >&2
+  run_ort_bench "$t" | tee -a "$RESULTS"
+  echo "[bench] sie, threads=$t" >&2
+  if out="$(run_sie_bench "$t")" && [[ -n "$out" ]]; then
+    printf '%s\n' "$out" | tail -n1 | tee -a "$RESULTS"
+  else
+    echo "[bench] sie bench skipped or failed (threads=$t)" >&2
+  fi
+done
+
+echo
+node -e '
+const lines = require("fs").readFileSync(process.argv[1], "utf8").split("\n").filter((l) => l.trim().startsWith("{"));
+const rows = lines.map((l) => JSON.parse(l));
+const cols = ["runtime", "threads", "batch", "seq", "sentences_per_s", "median_ms"];
+const w = cols.map((c) => Math.max(c.length, ...rows.map((r) => String(r[c] ?? "").length)));
+const fmt = (vals) => vals.map((v, i) => String(v ?? "").padEnd(w[i])).join("  ");
+console.log(fmt(cols));
+console.log(w.map((n) => "-".repeat(n)).join("  "));
+rows.forEach((r) => console.log(fmt(cols.map((c) => r[c]))));
+' "$RESULTS"
