@@ -65,11 +65,12 @@ func (m *model) pack(seqs []sequence) *deviceBatch {
 
 // request is one caller's texts waiting for the model's worker.
 type request struct {
-	ctx  context.Context
-	seqs []sequence
-	out  [][]float32
-	err  error
-	done chan struct{}
+	ctx     context.Context
+	outputs outputSet
+	seqs    []sequence
+	out     []result
+	err     error
+	done    chan struct{}
 }
 
 // batcher owns one model's queue: callers tokenize in their own goroutine and
@@ -94,9 +95,9 @@ func newBatcher(m *model, queueSize, maxTokens, maxRows int) *batcher {
 	return b
 }
 
-// submit enqueues seqs and waits for their vectors.
-func (b *batcher) submit(ctx context.Context, seqs []sequence) ([][]float32, error) {
-	r := &request{ctx: ctx, seqs: seqs, done: make(chan struct{})}
+// submit enqueues seqs and waits for their outputs.
+func (b *batcher) submit(ctx context.Context, outputs outputSet, seqs []sequence) ([]result, error) {
+	r := &request{ctx: ctx, outputs: outputs, seqs: seqs, done: make(chan struct{})}
 	select {
 	case <-b.quit:
 		return nil, ErrClosed
@@ -171,9 +172,24 @@ type item struct {
 	idx int
 }
 
-// process runs every live request of pending: sequences sorted by length
-// (longest first) and cut into batches whose padded size fits the budget.
+// process runs every live request of pending, grouped by the outputs they
+// ask for: sequences sorted by length (longest first) and cut into batches
+// whose padded size fits the budget.
 func (b *batcher) process(pending []*request) {
+	groups := map[outputSet][]*request{}
+	var order []outputSet
+	for _, r := range pending {
+		if _, ok := groups[r.outputs]; !ok {
+			order = append(order, r.outputs)
+		}
+		groups[r.outputs] = append(groups[r.outputs], r)
+	}
+	for _, o := range order {
+		b.processGroup(o, groups[o])
+	}
+}
+
+func (b *batcher) processGroup(outputs outputSet, pending []*request) {
 	var items []item
 	for _, r := range pending {
 		if err := r.ctx.Err(); err != nil {
@@ -181,7 +197,7 @@ func (b *batcher) process(pending []*request) {
 			close(r.done)
 			continue
 		}
-		r.out = make([][]float32, len(r.seqs))
+		r.out = make([]result, len(r.seqs))
 		for i := range r.seqs {
 			items = append(items, item{r, i})
 		}
@@ -200,14 +216,14 @@ func (b *batcher) process(pending []*request) {
 			}
 		}
 		end := min(len(items), start+rows)
-		b.runBatch(items[start:end])
+		b.runBatch(outputs, items[start:end])
 		start = end
 	}
 	for _, r := range pending {
 		if r.out == nil {
 			continue // answered above
 		}
-		if r.err == nil && slices.ContainsFunc(r.out, func(v []float32) bool { return v == nil }) {
+		if r.err == nil && slices.ContainsFunc(r.out, func(v result) bool { return v.dense == nil && v.logits == nil }) {
 			// Cancelled while its batches were being formed.
 			r.err = r.ctx.Err()
 		}
@@ -218,7 +234,7 @@ func (b *batcher) process(pending []*request) {
 	}
 }
 
-func (b *batcher) runBatch(items []item) {
+func (b *batcher) runBatch(outputs outputSet, items []item) {
 	var live []item
 	for _, it := range items {
 		if it.r.err == nil && it.r.ctx.Err() == nil {
@@ -232,12 +248,12 @@ func (b *batcher) runBatch(items []item) {
 	for i, it := range live {
 		seqs[i] = it.r.seqs[it.idx]
 	}
-	vecs, err := b.m.run(b.m.pack(seqs))
+	res, err := b.m.run(outputs, b.m.pack(seqs))
 	for i, it := range live {
 		if err != nil {
 			it.r.err = err
 			continue
 		}
-		it.r.out[it.idx] = vecs[i]
+		it.r.out[it.idx] = res[i]
 	}
 }

@@ -7,12 +7,11 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
+	"sync"
 
 	"github.com/gomlx/compute"
-	"github.com/gomlx/compute/dtypes"
-	. "github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 
 	"github.com/sie-project/sie/catalog"
@@ -37,8 +36,33 @@ type model struct {
 	prompts prompts
 	dim     int
 
-	embedExec *Exec // inputs → [B, S, dim] embeddings
-	debugExec *Exec // inputs → hidden, pooled, embeddings (tests and diagnostics)
+	// classifier is set for cross-encoders, which give scores only.
+	classifier catalog.SequenceClassifier
+	outputs    outputSet // what the model can give
+
+	backend compute.Backend
+	execMu  sync.Mutex
+	execs   map[execKey]*graph.Exec // compiled lazily per output set
+}
+
+// outputSet is a set of graph outputs.
+type outputSet uint8
+
+const (
+	outDense outputSet = 1 << iota // pooled (and projected, normalised) vector per sequence, [B, S, dim]
+	outScore                       // classification logits per sequence, [B, S, labels]
+)
+
+// execKey selects one compiled graph of a model.
+type execKey struct {
+	outputs outputSet
+	debug   bool // also return hidden states and pooled vectors
+}
+
+// result is what one sequence gets back from a batch.
+type result struct {
+	dense  []float32
+	logits []float32
 }
 
 // checkpointFiles is what a model directory provides.
@@ -233,14 +257,18 @@ func loadModel(backend compute.Backend, name, dir string, s modelSettings) (*mod
 	if err != nil {
 		return nil, joinKind(ErrInvalidModel, err)
 	}
-	m := &model{name: name, dir: dir, encoder: enc, info: enc.Info()}
-
-	if s.pooling != nil {
-		m.pool = *s.pooling
-	} else if m.pool, err = readPooling(dir); err != nil {
-		return nil, err
+	m := &model{name: name, dir: dir, encoder: enc, info: enc.Info(), backend: backend, execs: map[execKey]*graph.Exec{}}
+	if c, ok := enc.(catalog.SequenceClassifier); ok {
+		m.classifier, m.outputs = c, outScore
+	} else {
+		m.outputs = outDense
+		if s.pooling != nil {
+			m.pool = *s.pooling
+		} else if m.pool, err = readPooling(dir); err != nil {
+			return nil, err
+		}
+		m.dim = m.info.HiddenSize * len(m.pool.modes)
 	}
-	m.dim = m.info.HiddenSize * len(m.pool.modes)
 
 	if m.maxLen, err = readMaxLength(dir, tok, s.maxLength); err != nil {
 		return nil, err
@@ -274,44 +302,60 @@ func loadModel(backend compute.Backend, name, dir string, s modelSettings) (*mod
 		m.weights[i] = t
 		m.bytes += int64(len(p.Data)) * 4
 	}
-	if m.embedExec, err = m.newExec(backend, false); err != nil {
-		m.release()
-		return nil, err
-	}
-	if m.debugExec, err = m.newExec(backend, true); err != nil {
-		m.release()
-		return nil, err
-	}
 	return m, nil
 }
 
 // numGraphInputs is the number of per-batch inputs after the weights.
 const numGraphInputs = 6
 
-// newExec builds the executor: weights, then ids, types, positions and
-// segments [B, T] and segment first/last token indices [B, S].
-func (m *model) newExec(backend compute.Backend, debug bool) (*Exec, error) {
+// execFor returns the compiled graph for a set of outputs, building it on
+// first use. Its inputs are the weights, then ids, types, positions and
+// segments [B, T] and segment first/last token indices [B, S]; its outputs
+// come in outputSet bit order (then hidden states and pooled vectors when
+// debugging).
+func (m *model) execFor(k execKey) (*graph.Exec, error) {
+	m.execMu.Lock()
+	defer m.execMu.Unlock()
+	if e, ok := m.execs[k]; ok {
+		return e, nil
+	}
+	if k.outputs&^m.outputs != 0 {
+		return nil, fmt.Errorf("%w: the model cannot give the requested outputs", ErrInvalidInput)
+	}
 	nw := len(m.weights)
-	fn := func(in []*Node) []*Node {
+	fn := func(in []*graph.Node) []*graph.Node {
 		p := catalog.Params(in[:nw])
 		x := in[nw:]
 		hidden := m.encoder.Forward(p, catalog.Inputs{IDs: x[0], TypeIDs: x[1], Positions: x[2], Segments: x[3]})
-		pooled := m.pool.pool(hidden, x[3], x[4], x[5])
-		emb := pooled
-		if m.pool.normalize {
-			emb = l2Normalize(pooled)
+		var outs []*graph.Node
+		var pooled *graph.Node
+		if k.outputs&outDense != 0 {
+			pooled = m.pool.pool(hidden, x[3], x[4], x[5])
+			emb := pooled
+			if m.pool.normalize {
+				emb = l2Normalize(pooled)
+			}
+			outs = append(outs, emb)
 		}
-		if debug {
-			return []*Node{hidden, pooled, emb}
+		if k.outputs&outScore != 0 {
+			outs = append(outs, catalog.ClassifySegments(m.classifier, p, hidden, x[4], x[3]))
 		}
-		return []*Node{emb}
+		if k.debug {
+			outs = append(outs, hidden)
+			if pooled != nil {
+				outs = append(outs, pooled)
+			}
+		}
+		return outs
 	}
-	e, err := NewExec(backend, fn)
+	e, err := graph.NewExec(m.backend, fn)
 	if err != nil {
 		return nil, joinKind(ErrBackend, err)
 	}
 	e.SetMaxCache(maxCompiledShapes)
-	return e.WithName("sie:" + m.name), nil
+	e = e.WithName(fmt.Sprintf("sie:%s:%d", m.name, k.outputs))
+	m.execs[k] = e
+	return e, nil
 }
 
 // release frees the model's device memory.
@@ -322,12 +366,12 @@ func (m *model) release() {
 		}
 	}
 	m.weights = nil
-	if m.embedExec != nil {
-		m.embedExec.Finalize()
+	m.execMu.Lock()
+	for k, e := range m.execs {
+		e.Finalize()
+		delete(m.execs, k)
 	}
-	if m.debugExec != nil {
-		m.debugExec.Finalize()
-	}
+	m.execMu.Unlock()
 }
 
 // deviceBatch is one padded batch of sequences laid out for the graph.
@@ -339,19 +383,43 @@ type deviceBatch struct {
 	where [][2]int
 }
 
-// run executes one batch and returns the embeddings of its sequences in
-// batch order.
-func (m *model) run(b *deviceBatch) ([][]float32, error) {
-	outs, err := m.exec(m.embedExec, b)
+// run executes one batch and returns each sequence's outputs in batch order.
+func (m *model) run(outputs outputSet, b *deviceBatch) ([]result, error) {
+	e, err := m.execFor(execKey{outputs: outputs})
+	if err != nil {
+		return nil, err
+	}
+	outs, err := m.exec(e, b)
 	if err != nil {
 		return nil, err
 	}
 	defer finalizeAll(outs)
-	return m.slotVectors(outs[0], b, m.dim)
+	res := make([]result, len(b.where))
+	next := 0
+	if outputs&outDense != 0 {
+		vecs, err := m.slotVectors(outs[next], b, m.dim)
+		if err != nil {
+			return nil, err
+		}
+		for i := range res {
+			res[i].dense = vecs[i]
+		}
+		next++
+	}
+	if outputs&outScore != 0 {
+		logits, err := m.slotVectors(outs[next], b, m.classifier.NumLabels())
+		if err != nil {
+			return nil, err
+		}
+		for i := range res {
+			res[i].logits = logits[i]
+		}
+	}
+	return res, nil
 }
 
 // exec runs e on a batch, turning GoMLX panics into errors.
-func (m *model) exec(e *Exec, b *deviceBatch) (outs []*tensors.Tensor, err error) {
+func (m *model) exec(e *graph.Exec, b *deviceBatch) (outs []*tensors.Tensor, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("%w: %v", ErrBackend, r)
@@ -392,6 +460,3 @@ func finalizeAll(ts []*tensors.Tensor) {
 		_ = t.FinalizeAll()
 	}
 }
-
-var _ = dtypes.Float32
-var _ = sort.Ints

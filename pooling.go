@@ -6,7 +6,7 @@ import (
 
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/shapes"
-	. "github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/graph"
 )
 
 // PoolingMode is how token vectors become one vector per text.
@@ -92,25 +92,25 @@ func (c stPoolingConfig) modes() ([]PoolingMode, error) {
 //	last     [B, S]  index of each segment's last real token
 //
 // returns [B, S, H·len(modes)]. Slots of S without a segment give zeros.
-func (p pooling) pool(hidden, segments, first, last *Node) *Node {
+func (p pooling) pool(hidden, segments, first, last *graph.Node) *graph.Node {
 	g := hidden.Graph()
 	dims := hidden.Shape().Dimensions
 	b, t := dims[0], dims[1]
 	s := first.Shape().Dimensions[1]
 
 	// member[b, s, t] = 1 when token t belongs to segment s+1 of row b.
-	slot := AddScalar(Iota(g, shapes.Make(dtypes.Int32, 1, s, 1), 1), 1)
-	member := ConvertDType(Equal(InsertAxes(segments, 1), slot), dtypes.Float32) // [B, S, T]
-	count := ReduceSum(member, -1)                                               // [B, S]
+	slot := graph.AddScalar(graph.Iota(g, shapes.Make(dtypes.Int32, 1, s, 1), 1), 1)
+	member := graph.ConvertDType(graph.Equal(graph.InsertAxes(segments, 1), slot), dtypes.Float32) // [B, S, T]
+	count := graph.ReduceSum(member, -1)                                                           // [B, S]
 
 	// pick[b, s, t] = 1 at one chosen position per segment.
-	positions := Iota(g, shapes.Make(dtypes.Int32, 1, 1, t), 2)
-	pick := func(at *Node) *Node {
-		onehot := ConvertDType(Equal(positions, InsertAxes(at, -1)), dtypes.Float32) // [B, S, T]
-		return Einsum("bst,bth->bsh", onehot, hidden)
+	positions := graph.Iota(g, shapes.Make(dtypes.Int32, 1, 1, t), 2)
+	pick := func(at *graph.Node) *graph.Node {
+		onehot := graph.ConvertDType(graph.Equal(positions, graph.InsertAxes(at, -1)), dtypes.Float32) // [B, S, T]
+		return graph.Einsum("bst,bth->bsh", onehot, hidden)
 	}
 
-	var out []*Node
+	var out []*graph.Node
 	for _, m := range p.modes {
 		switch m {
 		case PoolCLS:
@@ -118,31 +118,31 @@ func (p pooling) pool(hidden, segments, first, last *Node) *Node {
 		case PoolLastToken:
 			out = append(out, pick(last))
 		case PoolMean, PoolMeanSqrt:
-			sum := Einsum("bst,bth->bsh", member, hidden)
-			var denom *Node
+			sum := graph.Einsum("bst,bth->bsh", member, hidden)
+			var denom *graph.Node
 			if m == PoolMean {
-				denom = MaxScalar(count, 1e-9) // sentence-transformers clamps at 1e-9
+				denom = graph.MaxScalar(count, 1e-9) // sentence-transformers clamps at 1e-9
 			} else {
-				denom = Sqrt(MaxScalar(count, 1e-9))
+				denom = graph.Sqrt(graph.MaxScalar(count, 1e-9))
 			}
-			out = append(out, Div(sum, InsertAxes(denom, -1)))
+			out = append(out, graph.Div(sum, graph.InsertAxes(denom, -1)))
 		case PoolMax:
 			// sentence-transformers sets padding to -1e9 before the max.
-			in := InsertAxes(member, -1)                                  // [B, S, T, 1]
-			h := BroadcastToDims(InsertAxes(hidden, 1), b, s, t, dims[2]) // [B, S, T, H]
-			masked := Where(GreaterThan(in, ScalarZero(g, dtypes.Float32)), h, Scalar(g, dtypes.Float32, -1e9))
-			out = append(out, ReduceMax(masked, 2))
+			in := graph.InsertAxes(member, -1)                                        // [B, S, T, 1]
+			h := graph.BroadcastToDims(graph.InsertAxes(hidden, 1), b, s, t, dims[2]) // [B, S, T, H]
+			masked := graph.Where(graph.GreaterThan(in, graph.ScalarZero(g, dtypes.Float32)), h, graph.Scalar(g, dtypes.Float32, -1e9))
+			out = append(out, graph.ReduceMax(masked, 2))
 		}
 	}
 	pooled := out[0]
 	if len(out) > 1 {
-		pooled = Concatenate(out, -1)
+		pooled = graph.Concatenate(out, -1)
 	}
 	return pooled
 }
 
 // l2Normalize is sentence-transformers' Normalize: x / max(‖x‖₂, 1e-12).
-func l2Normalize(x *Node) *Node {
-	norm := Sqrt(ReduceAndKeep(Square(x), ReduceSum, -1))
-	return Div(x, MaxScalar(norm, 1e-12))
+func l2Normalize(x *graph.Node) *graph.Node {
+	norm := graph.Sqrt(graph.ReduceAndKeep(graph.Square(x), graph.ReduceSum, -1))
+	return graph.Div(x, graph.MaxScalar(norm, 1e-12))
 }

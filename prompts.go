@@ -58,7 +58,7 @@ func (p prompts) promptNames() []string {
 }
 
 // apply prepares one text.
-func (p prompts) apply(text string, o *embedConfig) (string, error) {
+func (p prompts) apply(text string, o *callConfig) (string, error) {
 	if o.promptName != "" {
 		prefix, ok := p.named[o.promptName]
 		if !ok {

@@ -254,37 +254,53 @@ func (e *Engine) resolve(ctx context.Context, name string) (string, modelSetting
 	return dir, settingsFor(entry), nil
 }
 
-// EmbedOption adjusts one Embed call.
-type EmbedOption func(*embedConfig)
+// Option adjusts one call (Embed, Rerank). An option that does not apply to
+// the call it is given to is an ErrInvalidInput.
+type Option func(*callConfig)
 
-type embedConfig struct {
+type callConfig struct {
 	isQuery     bool
 	instruction string
 	promptName  string
+
+	topK       int    // Rerank: keep the best k; 0 keeps all
+	activation string // Rerank: "", ScoreSigmoid or ScoreRaw
+
+	rerankOnly []string // names of the rerank-only options used, for validation
 }
 
 // Query marks the texts as search queries: the model's query prompt or
 // default instruction applies.
-func Query() EmbedOption { return func(c *embedConfig) { c.isQuery = true } }
+func Query() Option { return func(c *callConfig) { c.isQuery = true } }
 
-// Instruction sets the instruction for the texts, replacing the model's
-// default (for example "Represent this sentence for searching relevant
-// passages: ").
-func Instruction(s string) EmbedOption { return func(c *embedConfig) { c.instruction = s } }
+// Instruction sets the instruction for the texts (for Rerank: for the
+// query), replacing the model's default (for example "Represent this
+// sentence for searching relevant passages: ").
+func Instruction(s string) Option { return func(c *callConfig) { c.instruction = s } }
 
 // Prompt applies a named prompt from the model's
 // config_sentence_transformers.json, like sentence-transformers' prompt_name.
-func Prompt(name string) EmbedOption { return func(c *embedConfig) { c.promptName = name } }
+func Prompt(name string) Option { return func(c *callConfig) { c.promptName = name } }
+
+func newCallConfig(opts []Option) *callConfig {
+	c := &callConfig{}
+	for _, o := range opts {
+		if o != nil {
+			o(c)
+		}
+	}
+	return c
+}
 
 // Embed returns one dense vector per text, in input order. An empty list
 // gives an empty result.
-func (e *Engine) Embed(ctx context.Context, model string, texts []string, opts ...EmbedOption) ([][]float32, error) {
+func (e *Engine) Embed(ctx context.Context, model string, texts []string, opts ...Option) ([][]float32, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	var cfg embedConfig
-	for _, o := range opts {
-		o(&cfg)
+	cfg := newCallConfig(opts)
+	if len(cfg.rerankOnly) > 0 {
+		return nil, modelErr(model, "embed", fmt.Errorf("%w: %s applies to Rerank only", ErrInvalidInput, strings.Join(cfg.rerankOnly, ", ")))
 	}
 	l, err := e.model(ctx, model)
 	if err != nil {
@@ -293,22 +309,35 @@ func (e *Engine) Embed(ctx context.Context, model string, texts []string, opts .
 	if len(texts) == 0 {
 		return [][]float32{}, nil
 	}
-	seqs, err := l.m.tokenize(texts, &cfg)
+	if l.m.outputs&outDense == 0 {
+		return nil, modelErr(model, "embed", fmt.Errorf("%w: %s is a cross-encoder; use Rerank", ErrInvalidInput, l.m.info.Architecture))
+	}
+	seqs, err := l.m.tokenize(texts, cfg)
 	if err != nil {
 		return nil, modelErr(model, "embed", err)
 	}
-	vecs, err := l.b.submit(ctx, seqs)
+	res, err := l.b.submit(ctx, outDense, seqs)
 	if err != nil {
-		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-			return nil, err
-		}
-		return nil, modelErr(model, "embed", err)
+		return nil, callErr(model, "embed", err)
+	}
+	vecs := make([][]float32, len(res))
+	for i, r := range res {
+		vecs[i] = r.dense
 	}
 	return vecs, nil
 }
 
+// callErr passes context errors through as they are and attributes the
+// rest to the model.
+func callErr(model, op string, err error) error {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return modelErr(model, op, err)
+}
+
 // tokenize prepares and tokenizes texts in the caller's goroutine.
-func (m *model) tokenize(texts []string, cfg *embedConfig) ([]sequence, error) {
+func (m *model) tokenize(texts []string, cfg *callConfig) ([]sequence, error) {
 	seqs := make([]sequence, len(texts))
 	for i, t := range texts {
 		if !utf8.ValidString(t) {

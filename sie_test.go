@@ -72,7 +72,7 @@ func TestFixtureEmbeddings(t *testing.T) {
 			texts, queries := fixtureTexts(c)
 			minCos, maxDiff := 1.0, 0.0
 			for i, text := range texts {
-				var opts []EmbedOption
+				var opts []Option
 				if queries[i] {
 					opts = append(opts, Query())
 				}
@@ -106,7 +106,7 @@ func TestFixtureInternals(t *testing.T) {
 			texts, queries := fixtureTexts(c)
 			var seqs []sequence
 			for i, text := range texts {
-				s, err := m.tokenize([]string{text}, &embedConfig{isQuery: queries[i]})
+				s, err := m.tokenize([]string{text}, &callConfig{isQuery: queries[i]})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -121,13 +121,17 @@ func TestFixtureInternals(t *testing.T) {
 				seqs = append(seqs, s[0])
 			}
 			b := m.pack(seqs)
-			outs, err := m.exec(m.debugExec, b)
+			dbg, err := m.execFor(execKey{outputs: outDense, debug: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			outs, err := m.exec(dbg, b)
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer finalizeAll(outs)
-			hidden, _ := tensors.CopyFlatData[float32](outs[0])
-			pooled, err := m.slotVectors(outs[1], b, m.dim)
+			hidden, _ := tensors.CopyFlatData[float32](outs[1])
+			pooled, err := m.slotVectors(outs[2], b, m.dim)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -210,7 +214,7 @@ func TestRealMiniLM(t *testing.T) {
 	}
 	minCos, maxDiff, long := 1.0, 0.0, 0
 	for i := range texts {
-		seq, _ := l.m.tokenize(texts[i:i+1], &embedConfig{})
+		seq, _ := l.m.tokenize(texts[i:i+1], &callConfig{})
 		if n := c.Inputs[i].NumTokens; n != 0 && len(seq[0].ids) != n {
 			t.Errorf("text %d: %d tokens, upstream %d", i, len(seq[0].ids), n)
 		}
@@ -356,7 +360,7 @@ func TestBadInput(t *testing.T) {
 			t.Fatalf("got %d vectors", len(got))
 		}
 		l, _ := e.model(ctx, dir)
-		seq, _ := l.m.tokenize([]string{long}, &embedConfig{})
+		seq, _ := l.m.tokenize([]string{long}, &callConfig{})
 		if len(seq[0].ids) != l.m.maxLen {
 			t.Fatalf("%d tokens, want truncation at %d", len(seq[0].ids), l.m.maxLen)
 		}

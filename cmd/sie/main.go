@@ -1,11 +1,14 @@
 // Command sie runs sie's engine from the shell.
 //
 //	sie embed --model <dir|id> [--query] [--instruction S] [--prompt NAME]
+//	sie rerank --model <dir|id> --query Q [--top-k K] [--instruction S] [--activation sigmoid|identity]
 //	sie demo [--model <dir|id>]
 //
 // embed reads one JSON string per line on stdin and writes one JSON array of
-// floats per line on stdout, in input order. demo embeds a few sentences and
-// prints their cosine similarity matrix.
+// floats per line on stdout, in input order. rerank reads one JSON string (a
+// document) per line and writes one JSON array of {"index": i, "score": s},
+// best first. demo embeds a few sentences and prints their cosine similarity
+// matrix.
 package main
 
 import (
@@ -39,6 +42,7 @@ func main() {
 func usage() error {
 	return errors.New(`usage:
   sie embed --model <dir|id> [--query] [--instruction S] [--prompt NAME] [--backend go|onnx|xla:cuda]
+  sie rerank --model <dir|id> --query Q [--top-k K] [--instruction S] [--activation sigmoid|identity]
   sie demo [--model <dir|id>] [--backend ...]`)
 }
 
@@ -49,6 +53,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) 
 	switch args[0] {
 	case "embed":
 		return runEmbed(ctx, args[1:], stdin, stdout)
+	case "rerank":
+		return runRerank(ctx, args[1:], stdin, stdout)
 	case "demo":
 		return runDemo(ctx, args[1:], stdout)
 	case "-h", "--help", "help":
@@ -92,7 +98,7 @@ func runEmbed(ctx context.Context, args []string, stdin io.Reader, stdout io.Wri
 		return err
 	}
 	defer eng.Close()
-	var opts []sie.EmbedOption
+	var opts []sie.Option
 	if *query {
 		opts = append(opts, sie.Query())
 	}
@@ -156,6 +162,66 @@ func readJSONLines(r io.Reader, fn func(line int, raw []byte) error, done func()
 	return done()
 }
 
+func runRerank(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) error {
+	fs := flag.NewFlagSet("rerank", flag.ContinueOnError)
+	var ef engineFlags
+	ef.register(fs, "")
+	query := fs.String("query", "", "the query to rank the documents against")
+	topK := fs.Int("top-k", 0, "keep the k best documents (0: all)")
+	instruction := fs.String("instruction", "", "instruction for the query")
+	activation := fs.String("activation", "", "score activation: sigmoid or identity (default: the checkpoint's)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if !flagSet(fs, "query") {
+		return errors.New("--query is required")
+	}
+	eng, err := ef.open()
+	if err != nil {
+		return err
+	}
+	defer eng.Close()
+	var docs []string
+	err = readJSONLines(stdin, func(line int, raw []byte) error {
+		var s string
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return fmt.Errorf("stdin line %d: want a JSON string: %v", line, err)
+		}
+		docs = append(docs, s)
+		return nil
+	}, func() error { return nil })
+	if err != nil {
+		return err
+	}
+	opts := []sie.Option{sie.TopK(*topK)}
+	if *instruction != "" {
+		opts = append(opts, sie.Instruction(*instruction))
+	}
+	if *activation != "" {
+		opts = append(opts, sie.ScoreActivation(*activation))
+	}
+	ranked, err := eng.Rerank(ctx, ef.model, *query, docs, opts...)
+	if err != nil {
+		return err
+	}
+	type hit struct {
+		Index int     `json:"index"`
+		Score float32 `json:"score"`
+	}
+	hits := make([]hit, len(ranked))
+	for i, r := range ranked {
+		hits[i] = hit{r.Index, r.Score}
+	}
+	return json.NewEncoder(stdout).Encode(hits)
+}
+
+// flagSet reports whether the flag was given on the command line.
+func flagSet(fs *flag.FlagSet, name string) bool {
+	found := false
+	fs.Visit(func(f *flag.Flag) { found = found || f.Name == name })
+	return found
+}
+
 var demoSentences = []string{
 	"A man is eating food.",
 	"A man is eating a piece of bread.",
@@ -187,15 +253,15 @@ func runDemo(ctx context.Context, args []string, stdout io.Writer) error {
 	for i := range vecs {
 		fmt.Fprintf(stdout, "  [%d] %s\n", i, demoSentences[i])
 	}
-	fmt.Fprintf(stdout, "\n     ")
+	fmt.Fprintf(stdout, "\n    ")
 	for j := range vecs {
-		fmt.Fprintf(stdout, "  [%d] ", j)
+		fmt.Fprintf(stdout, "%7s", fmt.Sprintf("[%d]", j))
 	}
 	fmt.Fprintln(stdout)
 	for i := range vecs {
 		fmt.Fprintf(stdout, "[%d] ", i)
 		for j := range vecs {
-			fmt.Fprintf(stdout, " %5.3f", cosine(vecs[i], vecs[j]))
+			fmt.Fprintf(stdout, " %6.3f", cosine(vecs[i], vecs[j]))
 		}
 		fmt.Fprintln(stdout)
 	}

@@ -69,3 +69,46 @@ func TestEmbedCommandErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestRerankCommand(t *testing.T) {
+	t.Setenv("SIE_CACHE", t.TempDir())
+	dir := golden.Dir("bert-rerank")
+	docs := []string{"Berlin has 3.7 million inhabitants.", "Paris is in France.", "", "berlin berlin berlin"}
+	var in bytes.Buffer
+	for _, d := range docs {
+		b, _ := json.Marshal(d)
+		in.Write(b)
+		in.WriteByte('\n')
+	}
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"rerank", "--model", dir, "--query", "how many people live in berlin?", "--top-k", "3"}, &in, &out); err != nil {
+		t.Fatal(err)
+	}
+	var hits []struct {
+		Index int     `json:"index"`
+		Score float32 `json:"score"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &hits); err != nil {
+		t.Fatalf("%v: %s", err, out.String())
+	}
+	eng, err := sie.Open(sie.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close()
+	want, err := eng.Rerank(context.Background(), dir, "how many people live in berlin?", docs, sie.TopK(3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(hits) != 3 {
+		t.Fatalf("%d hits, want 3", len(hits))
+	}
+	for i := range hits {
+		if hits[i].Index != want[i].Index || hits[i].Score != want[i].Score {
+			t.Errorf("hit %d: %+v, want %+v", i, hits[i], want[i])
+		}
+	}
+	if err := run(context.Background(), []string{"rerank", "--model", dir}, strings.NewReader(""), &out); err == nil || !strings.Contains(err.Error(), "--query") {
+		t.Errorf("missing --query: got %v", err)
+	}
+}
