@@ -15,6 +15,7 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 
 	"github.com/sie-project/sie/catalog"
+	"github.com/sie-project/sie/internal/pytorch"
 	"github.com/sie-project/sie/internal/safetensors"
 	"github.com/sie-project/sie/tokenizer"
 )
@@ -171,6 +172,15 @@ func readPooling(dir string) (pooling, error) {
 				return p, fmt.Errorf("%w: %s/config.json: %v", ErrUnsupportedArchitecture, m.Path, err)
 			}
 			p.modes, havePooling = modes, true
+		case "Dense":
+			if !havePooling || p.normalize {
+				return p, fmt.Errorf("%w: modules.json: a Dense module is supported only between Pooling and Normalize", ErrUnsupportedArchitecture)
+			}
+			d, err := readDense(filepath.Join(dir, m.Path))
+			if err != nil {
+				return p, err
+			}
+			p.dense = append(p.dense, d)
 		case "Normalize":
 			if !havePooling {
 				return p, fmt.Errorf("%w: modules.json: Normalize before Pooling is not supported", ErrUnsupportedArchitecture)
@@ -292,6 +302,14 @@ func loadModel(backend compute.Backend, name, dir string, s modelSettings) (*mod
 	}
 
 	params := w.Params()
+	if m.outputs&outDense != 0 {
+		if params, err = m.pool.takeDense(params, m.info.HiddenSize*len(m.pool.modes)); err != nil {
+			return nil, err
+		}
+		if n := len(m.pool.dense); n > 0 {
+			m.dim = m.pool.dense[n-1].out
+		}
+	}
 	m.weights = make([]*tensors.Tensor, len(params))
 	for i, p := range params {
 		t := tensors.FromFlatDataAndDimensions(p.Data, p.Shape...)
@@ -331,9 +349,9 @@ func (m *model) execFor(k execKey) (*graph.Exec, error) {
 		var pooled *graph.Node
 		if k.outputs&outDense != 0 {
 			pooled = m.pool.pool(hidden, x[3], x[4], x[5])
-			emb := pooled
+			emb := m.pool.project(p, pooled)
 			if m.pool.normalize {
-				emb = l2Normalize(pooled)
+				emb = l2Normalize(emb)
 			}
 			outs = append(outs, emb)
 		}
@@ -459,4 +477,45 @@ func finalizeAll(ts []*tensors.Tensor) {
 	for _, t := range ts {
 		_ = t.FinalizeAll()
 	}
+}
+
+// readModuleTensors reads the weights of a sentence-transformers module
+// folder: model.safetensors, else a PyTorch pytorch_model.bin.
+func readModuleTensors(dir string) (catalog.TensorSource, error) {
+	if _, err := os.Stat(filepath.Join(dir, "model.safetensors")); err == nil {
+		set, err := safetensors.OpenFiles(filepath.Join(dir, "model.safetensors"))
+		if err != nil {
+			return nil, joinKind(ErrInvalidModel, err)
+		}
+		return safetensorsSource{set}, nil
+	}
+	bin := filepath.Join(dir, "pytorch_model.bin")
+	if _, err := os.Stat(bin); err != nil {
+		return nil, fmt.Errorf("%w: %s has neither model.safetensors nor pytorch_model.bin", ErrInvalidModel, filepath.Base(dir))
+	}
+	ts, err := pytorch.Load(bin)
+	if err != nil {
+		return nil, joinKind(ErrInvalidModel, err)
+	}
+	return mapSource(ts), nil
+}
+
+// mapSource adapts loose tensors to catalog.TensorSource.
+type mapSource map[string]*safetensors.Tensor
+
+func (m mapSource) Names() []string {
+	names := make([]string, 0, len(m))
+	for n := range m {
+		names = append(names, n)
+	}
+	return names
+}
+
+func (m mapSource) Float32(name string) ([]float32, []int, error) {
+	t, ok := m[name]
+	if !ok {
+		return nil, nil, fmt.Errorf("no tensor %q", name)
+	}
+	d, err := t.Float32()
+	return d, t.Shape, err
 }

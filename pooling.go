@@ -2,11 +2,14 @@ package sie
 
 import (
 	"fmt"
+	"path/filepath"
 	"strings"
 
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/gomlx/core/graph"
+
+	"github.com/sie-project/sie/catalog"
 )
 
 // PoolingMode is how token vectors become one vector per text.
@@ -25,6 +28,7 @@ const (
 // normalisation.
 type pooling struct {
 	modes     []PoolingMode
+	dense     []stDense // sentence-transformers Dense modules after pooling
 	normalize bool
 }
 
@@ -32,6 +36,9 @@ func (p pooling) String() string {
 	var parts []string
 	for _, m := range p.modes {
 		parts = append(parts, string(m))
+	}
+	for _, d := range p.dense {
+		parts = append(parts, fmt.Sprintf("dense(%d→%d)", d.in, d.out))
 	}
 	s := strings.Join(parts, "+")
 	if p.normalize {
@@ -145,4 +152,91 @@ func (p pooling) pool(hidden, segments, first, last *graph.Node) *graph.Node {
 func l2Normalize(x *graph.Node) *graph.Node {
 	norm := graph.Sqrt(graph.ReduceAndKeep(graph.Square(x), graph.ReduceSum, -1))
 	return graph.Div(x, graph.MaxScalar(norm, 1e-12))
+}
+
+// stDense is a sentence-transformers Dense module: y = act(W·x + b), stored
+// in its own folder (config.json and model.safetensors or pytorch_model.bin).
+type stDense struct {
+	dir        string
+	in, out    int
+	bias       bool
+	activation string // "identity" or "tanh"
+	w, b       int    // indices of the weights among the model's params
+}
+
+// readDense reads a Dense module's config.json.
+func readDense(dir string) (stDense, error) {
+	var c struct {
+		In         int    `json:"in_features"`
+		Out        int    `json:"out_features"`
+		Bias       *bool  `json:"bias"`
+		Activation string `json:"activation_function"`
+	}
+	found, err := readJSON(filepath.Join(dir, "config.json"), &c)
+	if err != nil {
+		return stDense{}, err
+	}
+	if !found {
+		return stDense{}, fmt.Errorf("%w: %s/config.json is missing", ErrInvalidModel, filepath.Base(dir))
+	}
+	d := stDense{dir: dir, in: c.In, out: c.Out, bias: c.Bias == nil || *c.Bias}
+	switch c.Activation {
+	case "", "torch.nn.modules.linear.Identity":
+		d.activation = "identity"
+	case "torch.nn.modules.activation.Tanh":
+		d.activation = "tanh"
+	default:
+		return d, fmt.Errorf("%w: Dense activation %q is not supported", ErrUnsupportedArchitecture, c.Activation)
+	}
+	if d.in <= 0 || d.out <= 0 {
+		return d, fmt.Errorf("%w: %s/config.json: in_features and out_features must be positive", ErrInvalidModel, filepath.Base(dir))
+	}
+	return d, nil
+}
+
+// takeDense loads the Dense modules' weights (strictly: exactly linear.weight
+// and, with bias, linear.bias) and appends them to params.
+func (p *pooling) takeDense(params []catalog.Param, width int) ([]catalog.Param, error) {
+	for i := range p.dense {
+		d := &p.dense[i]
+		if d.in != width {
+			return nil, fmt.Errorf("%w: %s expects %d inputs, the pooled vector has %d", ErrInvalidModel, filepath.Base(d.dir), d.in, width)
+		}
+		tensors, err := readModuleTensors(d.dir)
+		if err != nil {
+			return nil, err
+		}
+		w := catalog.NewWeights(tensors)
+		d.w = len(params)
+		wi := w.TakeTransformed("linear.weight", []int{d.out, d.in}, catalog.Transpose2D)
+		bi := -1
+		if d.bias {
+			bi = w.Take("linear.bias", d.out)
+		}
+		if err := w.Check(); err != nil {
+			return nil, joinKind(ErrInvalidModel, fmt.Errorf("%s: %w", filepath.Base(d.dir), err))
+		}
+		taken := w.Params()
+		params = append(params, taken[wi])
+		if bi >= 0 {
+			d.b = len(params)
+			params = append(params, taken[bi])
+		}
+		width = d.out
+	}
+	return params, nil
+}
+
+// project applies the Dense modules to pooled [B, S, width].
+func (p pooling) project(params catalog.Params, x *graph.Node) *graph.Node {
+	for _, d := range p.dense {
+		x = graph.Einsum("bsi,io->bso", x, params[d.w])
+		if d.bias {
+			x = graph.Add(x, graph.ExpandLeftToRank(params[d.b], 3))
+		}
+		if d.activation == "tanh" {
+			x = graph.Tanh(x)
+		}
+	}
+	return x
 }

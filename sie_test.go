@@ -2,11 +2,13 @@ package sie
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -32,17 +34,24 @@ func openEngine(t testing.TB, opts Options) *Engine {
 
 // fixtureTexts returns each recorded text as the caller would send it (the
 // raw text, before any prompt) and the options that select its prompt.
-func fixtureTexts(c *golden.Case) (texts []string, queries []bool) {
+func fixtureTexts(c *golden.Case) (texts []string, opts [][]Option) {
 	for _, in := range c.Inputs {
-		text, query := in.Text, false
+		text := in.Text
+		var o []Option
 		if in.RawText != nil {
 			text = *in.RawText
-			query = in.Prompt != nil && *in.Prompt == "query"
+			switch {
+			case in.Prompt == nil:
+			case *in.Prompt == "query":
+				o = append(o, Query())
+			default:
+				o = append(o, Prompt(*in.Prompt))
+			}
 		}
 		texts = append(texts, text)
-		queries = append(queries, query)
+		opts = append(opts, o)
 	}
-	return texts, queries
+	return texts, opts
 }
 
 func checkEmbedding(t *testing.T, i int, got, want []float32) (cos, diff float64) {
@@ -55,11 +64,14 @@ func checkEmbedding(t *testing.T, i int, got, want []float32) (cos, diff float64
 	return cos, diff
 }
 
-// TestFixtureEmbeddings runs the BERT fixtures end to end: tokenization,
-// prompts, encoder, pooling and normalisation against upstream's numbers.
+// wordPieceFixtures are the embedding fixtures whose tokenizer is WordPiece.
+var wordPieceFixtures = []string{"bert-mean", "bert-cls", "mpnet", "nomicbert", "newmodel", "stella", "jinabert"}
+
+// TestFixtureEmbeddings runs fixtures end to end: tokenization, prompts,
+// encoder, pooling, projection and normalisation against upstream's numbers.
 func TestFixtureEmbeddings(t *testing.T) {
 	e := openEngine(t, Options{})
-	for _, name := range []string{"bert-mean", "bert-cls"} {
+	for _, name := range wordPieceFixtures {
 		t.Run(name, func(t *testing.T) {
 			c, err := golden.Load(name)
 			if err != nil {
@@ -69,14 +81,22 @@ func TestFixtureEmbeddings(t *testing.T) {
 			if err := c.Output("embedding", &want); err != nil {
 				t.Fatal(err)
 			}
-			texts, queries := fixtureTexts(c)
+			texts, opts := fixtureTexts(c)
+			l, err := e.model(context.Background(), c.Dir)
+			if err != nil {
+				t.Fatal(err)
+			}
 			minCos, maxDiff := 1.0, 0.0
 			for i, text := range texts {
-				var opts []Option
-				if queries[i] {
-					opts = append(opts, Query())
+				cfg := newCallConfig(opts[i])
+				s, err := l.m.tokenize([]string{text}, cfg)
+				if err != nil {
+					t.Fatal(err)
 				}
-				got, err := e.Embed(context.Background(), c.Dir, []string{text}, opts...)
+				if got, want := fmt.Sprint(s[0].ids), fmt.Sprint(realTokens(c.Inputs[i].InputIDs, c.Inputs[i].AttentionMask)); got != want {
+					t.Fatalf("text %d ids:\n got %v\nwant %v", i, got, want)
+				}
+				got, err := e.Embed(context.Background(), c.Dir, []string{text}, opts[i]...)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -88,79 +108,134 @@ func TestFixtureEmbeddings(t *testing.T) {
 	}
 }
 
-// TestFixtureInternals checks token ids, hidden states and pooled vectors of
-// the whole recorded batch against upstream.
-func TestFixtureInternals(t *testing.T) {
-	e := openEngine(t, Options{})
-	for _, name := range []string{"bert-mean", "bert-cls"} {
-		t.Run(name, func(t *testing.T) {
-			c, err := golden.Load(name)
-			if err != nil {
+// realTokens keeps the ids whose mask is 1 (left or right padding alike).
+func realTokens(ids, mask []int) []int32 {
+	var out []int32
+	for i, id := range ids {
+		if mask[i] == 1 {
+			out = append(out, int32(id))
+		}
+	}
+	return out
+}
+
+// fixtureInputs returns a fixture's recorded inputs with the outputs block
+// they belong to (the qwen cases record left and right padding).
+func fixtureBlocks(t *testing.T, name string) (c *golden.Case, blocks []fixtureBlock) {
+	t.Helper()
+	c, err := golden.Load(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := c.Outputs["left"]; !ok {
+		var b fixtureBlock
+		b.inputs = c.Inputs
+		for key, dst := range map[string]any{"embedding": &b.embedding, "pooled": &b.pooled, "last_hidden_state": &b.hidden} {
+			if err := c.Output(key, dst); err != nil {
 				t.Fatal(err)
 			}
+		}
+		return c, []fixtureBlock{b}
+	}
+	raw, err := os.ReadFile(filepath.Join(c.Dir, "golden.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Left    []golden.Input `json:"inputs_left"`
+		Right   []golden.Input `json:"inputs_right"`
+		Outputs map[string]struct {
+			Embedding [][]float32   `json:"embedding"`
+			Pooled    [][]float32   `json:"pooled"`
+			Hidden    [][][]float32 `json:"last_hidden_state"`
+		} `json:"outputs"`
+	}
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	for side, in := range map[string][]golden.Input{"left": doc.Left, "right": doc.Right} {
+		o := doc.Outputs[side]
+		blocks = append(blocks, fixtureBlock{side: side, inputs: in, embedding: o.Embedding, pooled: o.Pooled, hidden: o.Hidden})
+	}
+	return c, blocks
+}
+
+type fixtureBlock struct {
+	side      string
+	inputs    []golden.Input
+	embedding [][]float32
+	pooled    [][]float32
+	hidden    [][][]float32
+}
+
+// TestFixtureInternals feeds every embedding fixture's recorded token ids
+// through the engine's batch path and checks hidden states, pooled vectors
+// and embeddings of the whole batch against upstream.
+func TestFixtureInternals(t *testing.T) {
+	e := openEngine(t, Options{})
+	names := append(slices.Clone(wordPieceFixtures), "xlmr", "modernbert", "qwen2", "qwen3")
+	for _, name := range names {
+		t.Run(name, func(t *testing.T) {
+			c, blocks := fixtureBlocks(t, name)
 			l, err := e.model(context.Background(), c.Dir)
 			if err != nil {
 				t.Fatal(err)
 			}
 			m := l.m
-			texts, queries := fixtureTexts(c)
-			var seqs []sequence
-			for i, text := range texts {
-				s, err := m.tokenize([]string{text}, &callConfig{isQuery: queries[i]})
+			for _, blk := range blocks {
+				var seqs []sequence
+				var where [][]int // real positions of each input in the recorded rows
+				for _, in := range blk.inputs {
+					var s sequence
+					var pos []int
+					for j, id := range in.InputIDs {
+						if in.AttentionMask[j] == 1 {
+							s.ids = append(s.ids, int32(id))
+							tt := int32(0)
+							if in.TokenTypeIDs != nil {
+								tt = int32(in.TokenTypeIDs[j])
+							}
+							s.types = append(s.types, tt)
+							pos = append(pos, j)
+						}
+					}
+					seqs = append(seqs, s)
+					where = append(where, pos)
+				}
+				b := m.pack(seqs)
+				dbg, err := m.execFor(execKey{outputs: outDense, debug: true})
 				if err != nil {
 					t.Fatal(err)
 				}
-				n := 0
-				for _, v := range c.Inputs[i].AttentionMask {
-					n += v
+				outs, err := m.exec(dbg, b)
+				if err != nil {
+					t.Fatal(err)
 				}
-				want := c.Inputs[i].InputIDs[:n]
-				if fmt.Sprint(s[0].ids) != fmt.Sprint(want) {
-					t.Fatalf("text %d ids:\n got %v\nwant %v", i, s[0].ids, want)
-				}
-				seqs = append(seqs, s[0])
-			}
-			b := m.pack(seqs)
-			dbg, err := m.execFor(execKey{outputs: outDense, debug: true})
-			if err != nil {
-				t.Fatal(err)
-			}
-			outs, err := m.exec(dbg, b)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer finalizeAll(outs)
-			hidden, _ := tensors.CopyFlatData[float32](outs[1])
-			pooled, err := m.slotVectors(outs[2], b, m.dim)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var wantHidden [][][]float32
-			var wantPooled [][]float32
-			if err := c.Output("last_hidden_state", &wantHidden); err != nil {
-				t.Fatal(err)
-			}
-			if err := c.Output("pooled", &wantPooled); err != nil {
-				t.Fatal(err)
-			}
-			h := m.info.HiddenSize
-			worstHidden, worstPooled := 0.0, 0.0
-			for i := range seqs {
-				for j := range seqs[i].ids {
-					off := (i*b.length + j) * h
-					d := golden.MaxAbsDiff(hidden[off:off+h], wantHidden[i][j])
-					if d > 1e-4 {
-						t.Fatalf("text %d position %d hidden: max abs diff %.3g > 1e-4", i, j, d)
+				emb, _ := m.slotVectors(outs[0], b, m.dim)
+				hidden, _ := tensors.CopyFlatData[float32](outs[1])
+				pooled, _ := m.slotVectors(outs[2], b, m.info.HiddenSize*len(m.pool.modes))
+				finalizeAll(outs)
+				h := m.info.HiddenSize
+				worstHidden, worstPooled, worstEmb, minCos := 0.0, 0.0, 0.0, 1.0
+				for i := range seqs {
+					for k, j := range where[i] {
+						off := (i*b.length + k) * h
+						d := golden.MaxAbsDiff(hidden[off:off+h], blk.hidden[i][j])
+						if d > 1e-4 {
+							t.Fatalf("%s text %d position %d hidden: max abs diff %.3g > 1e-4", blk.side, i, j, d)
+						}
+						worstHidden = max(worstHidden, d)
 					}
-					worstHidden = max(worstHidden, d)
+					if d := golden.MaxAbsDiff(pooled[i], blk.pooled[i]); d > 1e-4 {
+						t.Fatalf("%s text %d pooled: max abs diff %.3g > 1e-4\n got %s\nwant %s", blk.side, i, d, golden.Head(pooled[i], 6), golden.Head(blk.pooled[i], 6))
+					} else {
+						worstPooled = max(worstPooled, d)
+					}
+					cos, d := checkEmbedding(t, i, emb[i], blk.embedding[i])
+					worstEmb, minCos = max(worstEmb, d), min(minCos, cos)
 				}
-				d := golden.MaxAbsDiff(pooled[i], wantPooled[i])
-				if d > 1e-4 {
-					t.Fatalf("text %d pooled: max abs diff %.3g > 1e-4\n got %s\nwant %s", i, d, golden.Head(pooled[i], 6), golden.Head(wantPooled[i], 6))
-				}
-				worstPooled = max(worstPooled, d)
+				t.Logf("%s%s: hidden %.3g, pooled %.3g, embedding %.3g (min cosine %.8f)", name, blk.side, worstHidden, worstPooled, worstEmb, minCos)
 			}
-			t.Logf("hidden max abs diff %.3g, pooled %.3g", worstHidden, worstPooled)
 		})
 	}
 }
