@@ -59,6 +59,8 @@ func (m *model) pack(seqs []sequence) *deviceBatch {
 		}
 		b.last[r] = int32(len(s.ids) - 1)
 		b.where = append(b.where, [2]int{r, 0})
+		b.start = append(b.start, 0)
+		b.seqLen = append(b.seqLen, len(s.ids))
 	}
 	return b
 }

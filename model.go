@@ -397,8 +397,11 @@ type deviceBatch struct {
 	rows, length, slots  int
 	ids, types, pos, seg []int32 // [rows·length]
 	first, last          []int32 // [rows·slots]
-	// where[i] is the (row, slot) of the batch's i-th sequence.
-	where [][2]int
+	// where[i] is the (row, slot) of the batch's i-th sequence, start[i] the
+	// index of its first token in the row and seqLen[i] its token count.
+	where  [][2]int
+	start  []int
+	seqLen []int
 }
 
 // run executes one batch and returns each sequence's outputs in batch order.
