@@ -2,8 +2,9 @@ package sie
 
 import (
 	"context"
-	"slices"
+	"sort"
 	"sync"
+	"time"
 )
 
 // sequence is one tokenized text.
@@ -11,15 +12,17 @@ type sequence struct {
 	ids, types []int32
 }
 
-// Shape grid. XLA compiles one program per input shape, so batches are
-// padded up to the next grid point: lengths grow by about 1.5× per step and
-// row counts double. Both grids are documented on Options.
+// Shape grid. XLA compiles one program per input shape, so a batch is padded
+// up to the next grid point: row lengths grow by about 1.5× per step, row
+// counts and packed segments per row double. Options documents the same
+// numbers (a test keeps the two in step).
 var (
 	lengthGrid = []int{8, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024, 1536, 2048, 3072, 4096, 6144, 8192}
 	rowGrid    = []int{1, 2, 4, 8, 16, 32, 64, 128, 256}
+	slotGrid   = []int{1, 2, 4, 8, 16, 32, 64}
 )
 
-// maxCompiledShapes bounds each model's executable cache.
+// maxCompiledShapes bounds each model's executable cache per output set.
 const maxCompiledShapes = 64
 
 // snap returns the smallest grid value ≥ n, or n when it is beyond the grid.
@@ -32,74 +35,158 @@ func snap(grid []int, n int) int {
 	return n
 }
 
-// pack lays sequences out one per row, padded to the grid.
-func (m *model) pack(seqs []sequence) *deviceBatch {
-	longest := 1
-	for _, s := range seqs {
-		longest = max(longest, len(s.ids))
+// snapDown returns the largest grid value ≤ n (at least the grid's first).
+func snapDown(grid []int, n int) int {
+	best := grid[0]
+	for _, g := range grid {
+		if g <= n {
+			best = g
+		}
 	}
-	b := &deviceBatch{rows: snap(rowGrid, len(seqs)), length: snap(lengthGrid, longest), slots: 1}
+	return best
+}
+
+// pack lays sequences out one per row (no packing), padded to the grid.
+func (m *model) pack(seqs []sequence) *deviceBatch {
+	rows := make([][]int, len(seqs))
+	for i := range seqs {
+		rows[i] = []int{i}
+	}
+	return m.layout(seqs, rows)
+}
+
+// layout builds a device batch: rows[r] lists the sequences packed, in order,
+// into row r. Rows, row length and segments per row are snapped to the grid.
+// Each sequence's positions restart at the architecture's offset, and its
+// segment number (1-based) keeps attention and pooling inside it.
+func (m *model) layout(seqs []sequence, rows [][]int) *deviceBatch {
+	longest, slots := 1, 1
+	for _, row := range rows {
+		n := 0
+		for _, i := range row {
+			n += len(seqs[i].ids)
+		}
+		longest, slots = max(longest, n), max(slots, len(row))
+	}
+	b := &deviceBatch{rows: snap(rowGrid, len(rows)), length: snap(lengthGrid, longest), slots: snap(slotGrid, slots)}
 	n := b.rows * b.length
 	b.ids = make([]int32, n)
 	b.types = make([]int32, n)
 	b.pos = make([]int32, n)
 	b.seg = make([]int32, n)
-	b.first = make([]int32, b.rows)
-	b.last = make([]int32, b.rows)
+	b.first = make([]int32, b.rows*b.slots)
+	b.last = make([]int32, b.rows*b.slots)
 	for i := range b.ids {
 		b.ids[i] = int32(m.padID)
 	}
-	for r, s := range seqs {
-		off := r * b.length
-		copy(b.ids[off:], s.ids)
-		copy(b.types[off:], s.types)
-		for t := range s.ids {
-			b.pos[off+t] = int32(m.info.PositionOffset + t)
-			b.seg[off+t] = 1
+	b.where = make([][2]int, len(seqs))
+	b.start = make([]int, len(seqs))
+	b.seqLen = make([]int, len(seqs))
+	for r, row := range rows {
+		at := 0
+		for slot, i := range row {
+			s := seqs[i]
+			off := r*b.length + at
+			copy(b.ids[off:], s.ids)
+			copy(b.types[off:], s.types)
+			for t := range s.ids {
+				b.pos[off+t] = int32(m.info.PositionOffset + t)
+				b.seg[off+t] = int32(slot + 1)
+			}
+			b.first[r*b.slots+slot] = int32(at)
+			b.last[r*b.slots+slot] = int32(at + len(s.ids) - 1)
+			b.where[i] = [2]int{r, slot}
+			b.start[i] = at
+			b.seqLen[i] = len(s.ids)
+			at += len(s.ids)
 		}
-		b.last[r] = int32(len(s.ids) - 1)
-		b.where = append(b.where, [2]int{r, 0})
-		b.start = append(b.start, 0)
-		b.seqLen = append(b.seqLen, len(s.ids))
 	}
 	return b
 }
 
-// request is one caller's texts waiting for the model's worker.
+// request is one caller's sequences waiting for the model's worker.
 type request struct {
-	ctx     context.Context
-	outputs outputSet
-	seqs    []sequence
-	out     []result
-	err     error
-	done    chan struct{}
+	ctx      context.Context
+	outputs  outputSet
+	seqs     []sequence
+	out      []result
+	err      error
+	left     int // sequences not yet answered; owned by the runner
+	enqueued time.Time
+	done     chan struct{}
 }
 
-// batcher owns one model's queue: callers tokenize in their own goroutine and
-// enqueue; a single worker goroutine forms batches within the token budget,
-// runs them and hands each caller its vectors.
+// finish answers the request; called once, by the runner.
+func (r *request) finish(err error) {
+	if r.err == nil {
+		r.err = err
+	}
+	if r.err != nil {
+		r.out = nil
+	}
+	close(r.done)
+}
+
+// item is one sequence of one request.
+type item struct {
+	r   *request
+	idx int
+}
+
+func (it item) len() int { return len(it.r.seqs[it.idx].ids) }
+
+// planned is a batch ready for the device.
+type planned struct {
+	outputs outputSet
+	items   []item // in batch order
+	batch   *deviceBatch
+	// cancelled lists requests dropped whole before planning.
+	cancelled []*request
+}
+
+// batcher owns one model's queue. Callers tokenize in their own goroutine
+// and enqueue; the planner goroutine takes what is waiting, sorts it by
+// length and cuts it into packed batches within the token budget; the runner
+// goroutine executes them and answers the callers. The planner prepares the
+// next batch while the runner's batch is on the device.
 type batcher struct {
 	m         *model
 	queue     chan *request
+	batches   chan *planned
 	quit      chan struct{}
 	stopped   chan struct{}
 	closeOnce sync.Once
-	maxTokens int
-	maxRows   int
+
+	maxTokens, maxRows int
+	packing            bool
+
+	stats *modelStats
 }
 
-func newBatcher(m *model, queueSize, maxTokens, maxRows int) *batcher {
+func newBatcher(m *model, o Options) *batcher {
 	b := &batcher{
-		m: m, queue: make(chan *request, queueSize), quit: make(chan struct{}), stopped: make(chan struct{}),
-		maxTokens: maxTokens, maxRows: maxRows,
+		m: m, queue: make(chan *request, o.QueueSize), batches: make(chan *planned, 1),
+		quit: make(chan struct{}), stopped: make(chan struct{}),
+		maxTokens: o.MaxBatchTokens, maxRows: o.MaxBatchRows, packing: !o.DisablePacking,
+		stats: newModelStats(),
 	}
-	go b.loop()
+	runnerDone := make(chan struct{})
+	go b.plan()
+	go func() {
+		defer close(runnerDone)
+		b.run()
+	}()
+	go func() {
+		<-runnerDone
+		close(b.stopped)
+	}()
 	return b
 }
 
 // submit enqueues seqs and waits for their outputs.
 func (b *batcher) submit(ctx context.Context, outputs outputSet, seqs []sequence) ([]result, error) {
-	r := &request{ctx: ctx, outputs: outputs, seqs: seqs, done: make(chan struct{})}
+	r := &request{ctx: ctx, outputs: outputs, seqs: seqs, out: make([]result, len(seqs)), left: len(seqs),
+		enqueued: time.Now(), done: make(chan struct{})}
 	select {
 	case <-b.quit:
 		return nil, ErrClosed
@@ -110,35 +197,38 @@ func (b *batcher) submit(ctx context.Context, outputs outputSet, seqs []sequence
 	case <-b.quit:
 		return nil, ErrClosed
 	default:
+		b.stats.overloaded()
 		return nil, ErrOverloaded
 	}
 	select {
 	case <-r.done:
+		b.stats.latency(time.Since(r.enqueued))
 		return r.out, r.err
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
 }
 
-// close stops accepting work, finishes what is queued and waits for the
-// worker. It is safe to call more than once.
+// close stops accepting work, finishes what was admitted and waits for both
+// goroutines. It is safe to call more than once.
 func (b *batcher) close() {
 	b.closeOnce.Do(func() { close(b.quit) })
 	<-b.stopped
 }
 
-func (b *batcher) loop() {
-	defer close(b.stopped)
+// plan is the planner goroutine.
+func (b *batcher) plan() {
+	defer close(b.batches)
 	for {
 		var first *request
 		select {
 		case first = <-b.queue:
 		case <-b.quit:
-			// Drain: whatever was admitted before Close still gets an answer.
+			// Whatever was admitted before Close still gets an answer.
 			for {
 				select {
 				case r := <-b.queue:
-					b.process([]*request{r})
+					b.planRequests([]*request{r})
 				default:
 					return
 				}
@@ -156,7 +246,7 @@ func (b *batcher) loop() {
 				break more
 			}
 		}
-		b.process(pending)
+		b.planRequests(pending)
 	}
 }
 
@@ -168,16 +258,8 @@ func countTokens(seqs []sequence) int {
 	return n
 }
 
-// item is one sequence of one request.
-type item struct {
-	r   *request
-	idx int
-}
-
-// process runs every live request of pending, grouped by the outputs they
-// ask for: sequences sorted by length (longest first) and cut into batches
-// whose padded size fits the budget.
-func (b *batcher) process(pending []*request) {
+// planRequests turns requests into batches, grouped by the outputs asked for.
+func (b *batcher) planRequests(pending []*request) {
 	groups := map[outputSet][]*request{}
 	var order []outputSet
 	for _, r := range pending {
@@ -187,75 +269,139 @@ func (b *batcher) process(pending []*request) {
 		groups[r.outputs] = append(groups[r.outputs], r)
 	}
 	for _, o := range order {
-		b.processGroup(o, groups[o])
+		b.planGroup(o, groups[o])
 	}
 }
 
-func (b *batcher) processGroup(outputs outputSet, pending []*request) {
+// planGroup sorts the live sequences by length, longest first, and cuts them
+// into batches: a batch's row length is its longest sequence snapped to the
+// grid, its row count fits the token budget, and with packing each row is
+// filled first-fit with the following (shorter) sequences.
+func (b *batcher) planGroup(outputs outputSet, reqs []*request) {
 	var items []item
-	for _, r := range pending {
-		if err := r.ctx.Err(); err != nil {
-			r.err = err // dropped before it reaches the device
-			close(r.done)
+	for _, r := range reqs {
+		if r.ctx.Err() != nil {
+			b.batches <- &planned{outputs: outputs, cancelled: []*request{r}}
 			continue
 		}
-		r.out = make([]result, len(r.seqs))
 		for i := range r.seqs {
 			items = append(items, item{r, i})
 		}
 	}
-	slices.SortStableFunc(items, func(a, c item) int {
-		return len(c.r.seqs[c.idx].ids) - len(a.r.seqs[a.idx].ids)
-	})
-	for start := 0; start < len(items); {
-		length := snap(lengthGrid, len(items[start].r.seqs[items[start].idx].ids))
-		rows := max(1, min(b.maxRows, b.maxTokens/length))
-		// Keep to a grid row count so a full batch needs no padding rows.
-		for i := len(rowGrid) - 1; i >= 0; i-- {
-			if rowGrid[i] <= rows {
-				rows = rowGrid[i]
-				break
-			}
+	sort.SliceStable(items, func(i, j int) bool { return items[i].len() > items[j].len() })
+	for len(items) > 0 {
+		var batch []item
+		var rows [][]int
+		batch, rows, items = b.cut(items)
+		seqs := make([]sequence, len(batch))
+		for i, it := range batch {
+			seqs[i] = it.r.seqs[it.idx]
 		}
-		end := min(len(items), start+rows)
-		b.runBatch(outputs, items[start:end])
-		start = end
-	}
-	for _, r := range pending {
-		if r.out == nil {
-			continue // answered above
-		}
-		if r.err == nil && slices.ContainsFunc(r.out, func(v result) bool { return v.dense == nil && v.logits == nil }) {
-			// Cancelled while its batches were being formed.
-			r.err = r.ctx.Err()
-		}
-		if r.err != nil {
-			r.out = nil
-		}
-		close(r.done)
+		p := &planned{outputs: outputs, items: batch, batch: b.m.layout(seqs, rows)}
+		b.batches <- p
 	}
 }
 
-func (b *batcher) runBatch(outputs outputSet, items []item) {
-	var live []item
+// cut takes the next batch from items (sorted longest first) and returns it,
+// its row assignment, and the items left for later batches.
+func (b *batcher) cut(items []item) (batch []item, rows [][]int, rest []item) {
+	length := snap(lengthGrid, max(1, items[0].len()))
+	maxRows := snapDown(rowGrid, max(1, min(b.maxRows, b.maxTokens/length)))
+	if !b.packing {
+		n := min(len(items), maxRows)
+		for i := 0; i < n; i++ {
+			rows = append(rows, []int{i})
+		}
+		return items[:n], rows, items[n:]
+	}
+	maxSlots := slotGrid[len(slotGrid)-1]
+	free := []int{}
 	for _, it := range items {
+		n := it.len()
+		placed := false
+		for r := range rows {
+			if free[r] >= n && len(rows[r]) < maxSlots {
+				rows[r] = append(rows[r], len(batch))
+				free[r] -= n
+				placed = true
+				break
+			}
+		}
+		if !placed && len(rows) < maxRows {
+			rows = append(rows, []int{len(batch)})
+			free = append(free, length-n)
+			placed = true
+		}
+		if placed {
+			batch = append(batch, it)
+		} else {
+			rest = append(rest, it)
+		}
+	}
+	return batch, rows, rest
+}
+
+// run is the runner goroutine: it executes planned batches in order and
+// answers each request when its last sequence is done.
+func (b *batcher) run() {
+	for p := range b.batches {
+		b.execute(p)
+	}
+}
+
+func (b *batcher) execute(p *planned) {
+	// Drop sequences whose caller has gone away before they reach the device.
+	live := p.items[:0:0]
+	for _, it := range p.items {
 		if it.r.err == nil && it.r.ctx.Err() == nil {
 			live = append(live, it)
+		} else {
+			b.answered(it.r, 1, it.r.ctx.Err())
 		}
 	}
-	if len(live) == 0 {
-		return
+	if len(live) > 0 {
+		batch := p.batch
+		if len(live) < len(p.items) {
+			batch = b.relayout(live)
+		}
+		start := time.Now()
+		res, err := b.m.run(p.outputs, batch)
+		b.stats.batch(batch, time.Since(start), b.m.noteShape(p.outputs, batch))
+		for i, it := range live {
+			if err == nil {
+				it.r.out[it.idx] = res[i]
+			}
+			b.answered(it.r, 1, err)
+		}
 	}
-	seqs := make([]sequence, len(live))
-	for i, it := range live {
+	for _, r := range p.cancelled {
+		b.answered(r, r.left, r.ctx.Err())
+	}
+}
+
+// relayout rebuilds a batch for the sequences still wanted.
+func (b *batcher) relayout(items []item) *deviceBatch {
+	seqs := make([]sequence, len(items))
+	for i, it := range items {
 		seqs[i] = it.r.seqs[it.idx]
 	}
-	res, err := b.m.run(outputs, b.m.pack(seqs))
-	for i, it := range live {
-		if err != nil {
-			it.r.err = err
-			continue
-		}
-		it.r.out[it.idx] = res[i]
+	if _, rows, rest := b.cut(items); len(rest) == 0 {
+		return b.m.layout(seqs, rows)
+	}
+	return b.m.pack(seqs)
+}
+
+// answered records n answered sequences of r (with err, if any) and
+// finishes r when none is left.
+func (b *batcher) answered(r *request, n int, err error) {
+	if err != nil && r.err == nil {
+		r.err = err
+	}
+	if r.left <= 0 {
+		return
+	}
+	r.left -= n
+	if r.left <= 0 {
+		r.finish(nil)
 	}
 }

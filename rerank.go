@@ -50,10 +50,11 @@ func (e *Engine) Rerank(ctx context.Context, model, query string, docs []string,
 	default:
 		return nil, modelErr(model, "rerank", fmt.Errorf("%w: unknown score activation %q (want %q or %q)", ErrInvalidInput, cfg.activation, ScoreSigmoid, ScoreRaw))
 	}
-	l, err := e.model(ctx, model)
+	l, err := e.acquire(ctx, model)
 	if err != nil {
 		return nil, err
 	}
+	defer e.release(l)
 	m := l.m
 	if m.classifier == nil {
 		return nil, modelErr(model, "rerank", fmt.Errorf("%w: %s is not a cross-encoder", ErrInvalidInput, m.info.Architecture))

@@ -72,13 +72,28 @@ type Options struct {
 	// MaxBatchRows caps the rows of one device batch; zero means 64.
 	//
 	// Batches are padded to a grid of shapes so compiled programs are
-	// reused: rows to 1, 2, 4, … 256 and lengths to 8, 16, 24, 32, 48, 64,
-	// 96, 128, 192, 256, 384, 512, then ×1.5 steps (768, 1024, …).
+	// reused: rows to 1, 2, 4, 8, 16, 32, 64, 128, 256; row lengths to 8, 16,
+	// 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024, 1536, 2048,
+	// 3072, 4096, 6144, 8192; packed sequences per row to 1, 2, 4, 8, 16, 32,
+	// 64.
 	MaxBatchRows int
+
+	// DisablePacking puts one sequence per row. By default short sequences
+	// share rows (each in its own attention segment, positions restarting),
+	// which changes no result and wastes less compute on padding.
+	DisablePacking bool
 
 	// QueueSize bounds the requests waiting per model; zero means 4096.
 	// Beyond it calls fail fast with ErrOverloaded.
 	QueueSize int
+
+	// MemoryBudget caps the bytes all loaded models may use together
+	// (weights plus a workspace estimate of 32 bytes per hidden unit per
+	// batch token). Zero means 75% of the machine's memory on CPU backends
+	// and no limit on GPUs; a negative value means no limit. Loading a model
+	// that would exceed it unloads the least recently used idle models; when
+	// that is not enough the load fails with ErrResourceExhausted.
+	MemoryBudget int64
 
 	// Logger receives diagnostics; nil means none. The library never prints.
 	Logger *slog.Logger
@@ -114,17 +129,24 @@ type Engine struct {
 	opts    Options
 	backend compute.Backend
 	kind    backends.Kind
+	budget  int64 // 0: unlimited
 
-	mu     sync.Mutex
-	models map[string]*loaded
-	closed bool
-	loads  singleflight.Group
+	mu       sync.Mutex
+	models   map[string]*loaded
+	reserved int64 // bytes of loaded models and of loads in progress
+	clock    int64 // use counter for least-recently-used eviction
+	closed   bool
+	loads    singleflight.Group
 }
 
-// loaded is a model with its batcher.
+// loaded is a model with its batcher and the Engine's bookkeeping, guarded
+// by Engine.mu.
 type loaded struct {
-	m *model
-	b *batcher
+	m        *model
+	b        *batcher
+	bytes    int64
+	inUse    int   // calls holding the model
+	lastUsed int64 // Engine.clock at the last acquire
 }
 
 // Open starts an Engine on the configured backend.
@@ -138,7 +160,14 @@ func Open(opts Options) (*Engine, error) {
 		return nil, fmt.Errorf("sie: %w", err)
 	}
 	opts.Backend = cfg
-	return &Engine{opts: opts, backend: b, kind: cfg.Kind, models: map[string]*loaded{}}, nil
+	e := &Engine{opts: opts, backend: b, kind: cfg.Kind, models: map[string]*loaded{}}
+	switch {
+	case opts.MemoryBudget > 0:
+		e.budget = opts.MemoryBudget
+	case opts.MemoryBudget == 0 && cfg.Kind != backends.XLACUDA:
+		e.budget = backends.SystemMemory() / 4 * 3
+	}
+	return e, nil
 }
 
 // Backend names the backend the Engine runs on.
@@ -167,12 +196,16 @@ func (e *Engine) Close() error {
 // Load loads a model now instead of on first use. Concurrent calls for the
 // same model load it once.
 func (e *Engine) Load(ctx context.Context, name string) error {
-	_, err := e.model(ctx, name)
-	return err
+	l, err := e.acquire(ctx, name)
+	if err != nil {
+		return err
+	}
+	e.release(l)
+	return nil
 }
 
-// Unload drops a model, finishing its queued work first. Unloading a model
-// that is not loaded is not an error.
+// Unload drops a model: work already queued finishes, later calls load it
+// again. Unloading a model that is not loaded is not an error.
 func (e *Engine) Unload(name string) error {
 	e.mu.Lock()
 	if e.closed {
@@ -181,6 +214,9 @@ func (e *Engine) Unload(name string) error {
 	}
 	l := e.models[name]
 	delete(e.models, name)
+	if l != nil {
+		e.reserved -= l.bytes
+	}
 	e.mu.Unlock()
 	if l != nil {
 		l.b.close()
@@ -189,52 +225,148 @@ func (e *Engine) Unload(name string) error {
 	return nil
 }
 
-// model returns the loaded model, loading it once if needed.
-func (e *Engine) model(ctx context.Context, name string) (*loaded, error) {
+// Stats returns a snapshot of the Engine's models, queues and memory.
+func (e *Engine) Stats() Stats {
 	e.mu.Lock()
-	if e.closed {
-		e.mu.Unlock()
-		return nil, ErrClosed
+	defer e.mu.Unlock()
+	st := Stats{Backend: string(e.kind), MemoryBudget: e.budget, MemoryUsed: e.reserved, Models: map[string]ModelStats{}}
+	for name, l := range e.models {
+		ms := l.b.stats.snapshot()
+		ms.Architecture = l.m.info.Architecture
+		ms.Bytes = l.bytes
+		ms.QueueDepth = len(l.b.queue)
+		ms.InFlight = l.inUse
+		st.Models[name] = ms
 	}
-	if l, ok := e.models[name]; ok {
-		e.mu.Unlock()
-		return l, nil
-	}
-	e.mu.Unlock()
+	return st
+}
+
+// acquire returns the loaded model, loading it once if needed, and marks it
+// in use until release: a model in use is never evicted.
+func (e *Engine) acquire(ctx context.Context, name string) (*loaded, error) {
 	if strings.TrimSpace(name) == "" {
 		return nil, modelErr(name, "load", fmt.Errorf("%w: empty model name", ErrModelNotFound))
 	}
-	ch := e.loads.DoChan(name, func() (any, error) {
-		dir, settings, err := e.resolve(context.WithoutCancel(ctx), name)
-		if err != nil {
-			return nil, err
-		}
-		m, err := loadModel(e.backend, name, dir, settings)
-		if err != nil {
-			return nil, err
-		}
-		l := &loaded{m: m, b: newBatcher(m, e.opts.QueueSize, e.opts.MaxBatchTokens, e.opts.MaxBatchRows)}
+	for {
 		e.mu.Lock()
-		defer e.mu.Unlock()
 		if e.closed {
-			l.b.close()
-			m.release()
+			e.mu.Unlock()
 			return nil, ErrClosed
 		}
-		e.models[name] = l
-		e.opts.Logger.Info("sie: model loaded", "model", name, "dir", dir, "architecture", m.info.Architecture,
-			"pooling", m.pool.String(), "max_length", m.maxLen, "backend", e.kind)
-		return l, nil
-	})
-	select {
-	case res := <-ch:
-		if res.Err != nil {
-			return nil, modelErr(name, "load", res.Err)
+		if l, ok := e.models[name]; ok {
+			l.inUse++
+			e.clock++
+			l.lastUsed = e.clock
+			e.mu.Unlock()
+			return l, nil
 		}
-		return res.Val.(*loaded), nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
+		e.mu.Unlock()
+		ch := e.loads.DoChan(name, func() (any, error) { return e.load(context.WithoutCancel(ctx), name) })
+		select {
+		case res := <-ch:
+			if res.Err != nil {
+				return nil, modelErr(name, "load", res.Err)
+			}
+			// Loaded: take it from the map like any other caller (it may
+			// already have been evicted again, then load once more).
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 	}
+}
+
+// release ends a use begun by acquire.
+func (e *Engine) release(l *loaded) {
+	e.mu.Lock()
+	l.inUse--
+	e.mu.Unlock()
+}
+
+// load reads a model and registers it; run through singleflight.
+func (e *Engine) load(ctx context.Context, name string) (any, error) {
+	dir, settings, err := e.resolve(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	var reserved int64
+	reserve := func(weights int64, hidden int) error {
+		// Activations of one batch: about 32 bytes per hidden unit per
+		// token (see MemoryBudget).
+		reserved = weights + int64(e.opts.MaxBatchTokens)*int64(hidden)*32
+		return e.reserve(name, reserved)
+	}
+	m, err := loadModel(e.backend, name, dir, settings, reserve)
+	if err != nil {
+		e.unreserve(reserved)
+		return nil, err
+	}
+	l := &loaded{m: m, b: newBatcher(m, e.opts), bytes: reserved}
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		l.b.close()
+		m.release()
+		return nil, ErrClosed
+	}
+	e.models[name] = l
+	e.mu.Unlock()
+	e.opts.Logger.Info("sie: model loaded", "model", name, "dir", dir, "architecture", m.info.Architecture,
+		"pooling", m.pool.String(), "max_length", m.maxLen, "backend", e.kind, "bytes", reserved)
+	return nil, nil
+}
+
+// reserve accounts bytes for a model about to load, evicting least recently
+// used idle models while the budget would be exceeded.
+func (e *Engine) reserve(name string, bytes int64) error {
+	for {
+		e.mu.Lock()
+		if e.budget == 0 || e.reserved+bytes <= e.budget {
+			e.reserved += bytes
+			e.mu.Unlock()
+			return nil
+		}
+		if bytes > e.budget {
+			e.mu.Unlock()
+			return fmt.Errorf("%w: the model needs about %d bytes, more than the whole memory budget (%d bytes)", ErrResourceExhausted, bytes, e.budget)
+		}
+		var victim string
+		var oldest *loaded
+		for n, l := range e.models {
+			if l.inUse == 0 && (oldest == nil || l.lastUsed < oldest.lastUsed) {
+				victim, oldest = n, l
+			}
+		}
+		if oldest == nil {
+			used := e.reserved
+			e.mu.Unlock()
+			return fmt.Errorf("%w: the model needs about %d bytes; %d of the %d-byte budget are held by models in use", ErrResourceExhausted, bytes, used, e.budget)
+		}
+		delete(e.models, victim)
+		e.reserved -= oldest.bytes
+		e.mu.Unlock()
+		oldest.b.close()
+		oldest.m.release()
+		e.opts.Logger.Info("sie: model evicted", "model", victim, "for", name, "bytes", oldest.bytes)
+	}
+}
+
+func (e *Engine) unreserve(bytes int64) {
+	if bytes == 0 {
+		return
+	}
+	e.mu.Lock()
+	e.reserved -= bytes
+	e.mu.Unlock()
+}
+
+// model returns a loaded model without holding it in use.
+func (e *Engine) model(ctx context.Context, name string) (*loaded, error) {
+	l, err := e.acquire(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	e.release(l)
+	return l, nil
 }
 
 // resolve maps a model name to a local directory: an existing directory is
@@ -302,10 +434,11 @@ func (e *Engine) Embed(ctx context.Context, model string, texts []string, opts .
 	if len(cfg.rerankOnly) > 0 {
 		return nil, modelErr(model, "embed", fmt.Errorf("%w: %s applies to Rerank only", ErrInvalidInput, strings.Join(cfg.rerankOnly, ", ")))
 	}
-	l, err := e.model(ctx, model)
+	l, err := e.acquire(ctx, model)
 	if err != nil {
 		return nil, err
 	}
+	defer e.release(l)
 	if len(texts) == 0 {
 		return [][]float32{}, nil
 	}
