@@ -44,6 +44,26 @@ type model struct {
 	backend compute.Backend
 	execMu  sync.Mutex
 	execs   map[execKey]*graph.Exec // compiled lazily per output set
+	shapes  map[shapeKey]bool       // programs built, for the compile counter
+}
+
+// shapeKey is one compiled program: outputs and batch shape.
+type shapeKey struct {
+	outputs             outputSet
+	rows, length, slots int
+}
+
+// noteShape records that b ran with outputs and reports whether its shape
+// was new (a compile).
+func (m *model) noteShape(outputs outputSet, b *deviceBatch) bool {
+	k := shapeKey{outputs, b.rows, b.length, b.slots}
+	m.execMu.Lock()
+	defer m.execMu.Unlock()
+	if m.shapes[k] {
+		return false
+	}
+	m.shapes[k] = true
+	return true
 }
 
 // outputSet is a set of graph outputs.
@@ -231,7 +251,9 @@ func readMaxLength(dir string, tok *tokenizer.Tokenizer, override int) (int, err
 }
 
 // loadModel reads a checkpoint directory and builds its graphs on backend.
-func loadModel(backend compute.Backend, name, dir string, s modelSettings) (*model, error) {
+// reserve is called once the model's size is known, before any device
+// memory is used; an error aborts the load.
+func loadModel(backend compute.Backend, name, dir string, s modelSettings, reserve func(weights int64, hidden int) error) (*model, error) {
 	config, err := os.ReadFile(filepath.Join(dir, "config.json"))
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
@@ -267,7 +289,7 @@ func loadModel(backend compute.Backend, name, dir string, s modelSettings) (*mod
 	if err != nil {
 		return nil, joinKind(ErrInvalidModel, err)
 	}
-	m := &model{name: name, dir: dir, encoder: enc, info: enc.Info(), backend: backend, execs: map[execKey]*graph.Exec{}}
+	m := &model{name: name, dir: dir, encoder: enc, info: enc.Info(), backend: backend, execs: map[execKey]*graph.Exec{}, shapes: map[shapeKey]bool{}}
 	if c, ok := enc.(catalog.SequenceClassifier); ok {
 		m.classifier, m.outputs = c, outScore
 	} else {
@@ -310,6 +332,12 @@ func loadModel(backend compute.Backend, name, dir string, s modelSettings) (*mod
 			m.dim = m.pool.dense[n-1].out
 		}
 	}
+	for _, p := range params {
+		m.bytes += int64(len(p.Data)) * 4
+	}
+	if err := reserve(m.bytes, m.info.HiddenSize); err != nil {
+		return nil, err
+	}
 	m.weights = make([]*tensors.Tensor, len(params))
 	for i, p := range params {
 		t := tensors.FromFlatDataAndDimensions(p.Data, p.Shape...)
@@ -318,7 +346,6 @@ func loadModel(backend compute.Backend, name, dir string, s modelSettings) (*mod
 			return nil, joinKind(ErrBackend, err)
 		}
 		m.weights[i] = t
-		m.bytes += int64(len(p.Data)) * 4
 	}
 	return m, nil
 }
