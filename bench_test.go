@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 )
 
@@ -50,5 +52,52 @@ func BenchmarkEmbed(b *testing.B) {
 			}
 			b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "sentences/s")
 		})
+	}
+}
+
+// BenchmarkEngine drives all-MiniLM-L6-v2 from 1, 8 and 64 goroutines, each
+// sending 4 mixed-length texts per call, with packing on and off, and
+// reports throughput and the padding fraction of the device batches.
+func BenchmarkEngine(b *testing.B) {
+	dir := minilmDir(b)
+	texts := mixedTexts(512, 42)
+	for _, packing := range []bool{true, false} {
+		for _, conc := range []int{1, 8, 64} {
+			b.Run(fmt.Sprintf("packing=%v/concurrency=%d", packing, conc), func(b *testing.B) {
+				e := openEngine(b, Options{DisablePacking: !packing})
+				ctx := context.Background()
+				if _, err := e.Embed(ctx, dir, texts[:64]); err != nil {
+					b.Fatal(err)
+				}
+				before := e.Stats().Models[dir]
+				var next atomic.Int64
+				b.ResetTimer()
+				var wg sync.WaitGroup
+				for g := 0; g < conc; g++ {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						for {
+							i := int(next.Add(1)) - 1
+							if i >= b.N {
+								return
+							}
+							lo := (i * 4) % (len(texts) - 4)
+							if _, err := e.Embed(ctx, dir, texts[lo:lo+4]); err != nil {
+								b.Error(err)
+								return
+							}
+						}
+					}()
+				}
+				wg.Wait()
+				after := e.Stats().Models[dir]
+				b.ReportMetric(float64(4*b.N)/b.Elapsed().Seconds(), "texts/s")
+				if padded := after.PaddedTokens - before.PaddedTokens; padded > 0 {
+					b.ReportMetric(1-float64(after.Tokens-before.Tokens)/float64(padded), "padding")
+				}
+				b.ReportMetric(float64(after.Rows-before.Rows)/float64(max(1, after.Batches-before.Batches)), "rows/batch")
+			})
+		}
 	}
 }

@@ -29,12 +29,39 @@
 //
 // # Batching
 //
-// Each model has one worker goroutine that owns its queue. Callers tokenize in
-// their own goroutine and enqueue; the worker sorts what is waiting by length,
-// cuts it into batches of at most Options.MaxBatchTokens padded tokens, pads
-// each batch to a shape on a fixed grid (so compiled programs are reused) and
-// hands each caller its vectors in input order. A full queue answers
-// ErrOverloaded; a cancelled request is dropped before it reaches the device.
+// Every model has a queue and two goroutines. Callers tokenize in their own
+// goroutine and enqueue; the planner takes everything waiting (up to the
+// token budget), sorts the sequences longest first and cuts them into device
+// batches; the runner executes one batch while the planner prepares the next,
+// and answers each caller when its last sequence is done, in input order.
+//
+//	callers ──tokenize──▶ queue ──▶ planner ──batches──▶ runner ──▶ device
+//	   ▲  (ErrOverloaded when full)  sort, pack, pad to grid   │
+//	   └──────────────── vectors, in input order ◀─────────────┘
+//
+// Sequence packing puts several short sequences in one row. Each keeps its
+// own attention segment, its positions restart, and pooling reads its
+// segment boundaries, so packing changes no result; it only removes padding.
+// Rows, row length and segments per row are padded up to a fixed grid
+// (documented on Options.MaxBatchRows) so that each model compiles a bounded
+// set of programs. A cancelled call is dropped before its sequences reach
+// the device; a failed batch fails every call with a sequence in it.
+//
+// # Memory
+//
+// All models of an Engine share one backend (one device) and one budget:
+//
+//	| what                  | how                                                  |
+//	|-----------------------|------------------------------------------------------|
+//	| counted per model     | weights (float32) + 32 B × hidden size × MaxBatchTokens |
+//	| budget                | Options.MemoryBudget; default 75% of RAM on CPU       |
+//	| loading past budget   | unload least recently used idle models first         |
+//	| model in use          | never unloaded (a call holds it until it returns)    |
+//	| nothing can be freed  | the load fails with ErrResourceExhausted             |
+//	| first use             | loads lazily, once, however many goroutines ask      |
+//
+// Engine.Load and Engine.Unload do the same explicitly; Engine.Stats reports
+// queue depths, batches, padding, compiles, latency and bytes per model.
 package sie
 
 import (
