@@ -41,6 +41,9 @@ type model struct {
 	classifier catalog.SequenceClassifier
 	outputs    outputSet // what the model can give
 
+	sparse *sparseHead // set when outputs has outSparse (sparse.go)
+	multi  *multiHead  // set when outputs has outMulti (colbert.go)
+
 	backend compute.Backend
 	execMu  sync.Mutex
 	execs   map[execKey]*graph.Exec // compiled lazily per output set
@@ -70,8 +73,10 @@ func (m *model) noteShape(outputs outputSet, b *deviceBatch) bool {
 type outputSet uint8
 
 const (
-	outDense outputSet = 1 << iota // pooled (and projected, normalised) vector per sequence, [B, S, dim]
-	outScore                       // classification logits per sequence, [B, S, labels]
+	outDense  outputSet = 1 << iota // pooled (and projected, normalised) vector per sequence, [B, S, dim]
+	outScore                        // classification logits per sequence, [B, S, labels]
+	outSparse                       // SPLADE [B, S, vocab] or per-token weights [B, T] (sparseHead)
+	outMulti                        // projected, normalised token vectors, [B, T, dim] (multiHead)
 )
 
 // execKey selects one compiled graph of a model.
@@ -84,6 +89,8 @@ type execKey struct {
 type result struct {
 	dense  []float32
 	logits []float32
+	sparse *SparseVector // outSparse: final, ascending ids
+	tokens [][]float32   // outMulti: one vector per token of the sequence, before filtering
 }
 
 // checkpointFiles is what a model directory provides.
@@ -173,12 +180,22 @@ func readPooling(dir string) (pooling, error) {
 	havePooling := false
 	for i, m := range modules {
 		kind := m.Type[strings.LastIndex(m.Type, ".")+1:]
-		switch kind {
-		case "Transformer":
+		switch {
+		case kind == "Transformer" || kind == "MLMTransformer":
 			if i != 0 {
-				return p, fmt.Errorf("%w: modules.json: Transformer must come first", ErrInvalidModel)
+				return p, fmt.Errorf("%w: modules.json: %s must come first", ErrInvalidModel, kind)
 			}
-		case "Pooling":
+		case kind == "SpladePooling":
+			if p.splade, err = readSpladePooling(filepath.Join(dir, m.Path)); err != nil {
+				return p, err
+			}
+		case kind == "Dense" && strings.HasPrefix(m.Type, "pylate."):
+			d, err := readTokenDense(filepath.Join(dir, m.Path))
+			if err != nil {
+				return p, err
+			}
+			p.tokenDense = append(p.tokenDense, d)
+		case kind == "Pooling":
 			var c stPoolingConfig
 			ok, err := readJSON(filepath.Join(dir, m.Path, "config.json"), &c)
 			if err != nil {
@@ -192,7 +209,7 @@ func readPooling(dir string) (pooling, error) {
 				return p, fmt.Errorf("%w: %s/config.json: %v", ErrUnsupportedArchitecture, m.Path, err)
 			}
 			p.modes, havePooling = modes, true
-		case "Dense":
+		case kind == "Dense":
 			if !havePooling || p.normalize {
 				return p, fmt.Errorf("%w: modules.json: a Dense module is supported only between Pooling and Normalize", ErrUnsupportedArchitecture)
 			}
@@ -201,7 +218,7 @@ func readPooling(dir string) (pooling, error) {
 				return p, err
 			}
 			p.dense = append(p.dense, d)
-		case "Normalize":
+		case kind == "Normalize":
 			if !havePooling {
 				return p, fmt.Errorf("%w: modules.json: Normalize before Pooling is not supported", ErrUnsupportedArchitecture)
 			}
@@ -210,8 +227,14 @@ func readPooling(dir string) (pooling, error) {
 			return p, fmt.Errorf("%w: sentence-transformers module %q is not supported", ErrUnsupportedArchitecture, m.Type)
 		}
 	}
-	if !havePooling {
-		return p, fmt.Errorf("%w: modules.json has no Pooling module", ErrUnsupportedArchitecture)
+	heads := 0
+	for _, has := range []bool{havePooling, p.splade != nil, len(p.tokenDense) > 0} {
+		if has {
+			heads++
+		}
+	}
+	if heads != 1 {
+		return p, fmt.Errorf("%w: modules.json needs exactly one of Pooling, SpladePooling or PyLate Dense modules", ErrUnsupportedArchitecture)
 	}
 	return p, nil
 }
@@ -293,11 +316,13 @@ func loadModel(backend compute.Backend, name, dir string, s modelSettings, reser
 	if c, ok := enc.(catalog.SequenceClassifier); ok {
 		m.classifier, m.outputs = c, outScore
 	} else {
-		m.outputs = outDense
 		if s.pooling != nil {
 			m.pool = *s.pooling
 		} else if m.pool, err = readPooling(dir); err != nil {
 			return nil, err
+		}
+		if len(m.pool.modes) > 0 {
+			m.outputs = outDense
 		}
 		m.dim = m.info.HiddenSize * len(m.pool.modes)
 	}
@@ -305,7 +330,7 @@ func loadModel(backend compute.Backend, name, dir string, s modelSettings, reser
 	if m.maxLen, err = readMaxLength(dir, tok, s.maxLength); err != nil {
 		return nil, err
 	}
-	if maxPos := m.info.MaxPositions - m.info.PositionOffset; m.info.MaxPositions > 0 && (m.maxLen == 0 || m.maxLen > maxPos) {
+	if maxPos := m.info.MaxPositions; maxPos > 0 && (m.maxLen == 0 || m.maxLen > maxPos) {
 		m.maxLen = maxPos
 	}
 	if m.maxLen < tok.NumSpecialTokensToAdd(false)+1 {
@@ -332,10 +357,15 @@ func loadModel(backend compute.Backend, name, dir string, s modelSettings, reser
 			m.dim = m.pool.dense[n-1].out
 		}
 	}
+	if m.classifier == nil {
+		if params, err = m.loadHeads(params); err != nil { // sparse and multivector outputs (heads.go)
+			return nil, err
+		}
+	}
 	for _, p := range params {
 		m.bytes += int64(len(p.Data)) * 4
 	}
-	if err := reserve(m.bytes, m.info.HiddenSize); err != nil {
+	if err := reserve(m.bytes, m.workspaceWidth()); err != nil {
 		return nil, err
 	}
 	m.weights = make([]*tensors.Tensor, len(params))
@@ -371,7 +401,11 @@ func (m *model) execFor(k execKey) (*graph.Exec, error) {
 	fn := func(in []*graph.Node) []*graph.Node {
 		p := catalog.Params(in[:nw])
 		x := in[nw:]
-		hidden := m.encoder.Forward(p, catalog.Inputs{IDs: x[0], TypeIDs: x[1], Positions: x[2], Segments: x[3]})
+		types, segments := x[1], x[3]
+		if m.multi.hidesTokens() {
+			types, segments = hideTokens(types, segments)
+		}
+		hidden := m.encoder.Forward(p, catalog.Inputs{IDs: x[0], TypeIDs: types, Positions: x[2], Segments: segments})
 		var outs []*graph.Node
 		var pooled *graph.Node
 		if k.outputs&outDense != 0 {
@@ -384,6 +418,12 @@ func (m *model) execFor(k execKey) (*graph.Exec, error) {
 		}
 		if k.outputs&outScore != 0 {
 			outs = append(outs, catalog.ClassifySegments(m.classifier, p, hidden, x[4], x[3]))
+		}
+		if k.outputs&outSparse != 0 {
+			outs = append(outs, m.sparse.graph(p, hidden, segments, x[4]))
+		}
+		if k.outputs&outMulti != 0 {
+			outs = append(outs, m.multi.graph(p, hidden))
 		}
 		if k.debug {
 			outs = append(outs, hidden)
@@ -461,6 +501,26 @@ func (m *model) run(outputs outputSet, b *deviceBatch) ([]result, error) {
 		}
 		for i := range res {
 			res[i].logits = logits[i]
+		}
+		next++
+	}
+	if outputs&outSparse != 0 {
+		vecs, err := m.sparse.decode(outs[next], b)
+		if err != nil {
+			return nil, err
+		}
+		for i := range res {
+			res[i].sparse = vecs[i]
+		}
+		next++
+	}
+	if outputs&outMulti != 0 {
+		toks, err := m.multi.decode(outs[next], b)
+		if err != nil {
+			return nil, err
+		}
+		for i := range res {
+			res[i].tokens = toks[i]
 		}
 	}
 	return res, nil

@@ -54,7 +54,7 @@ func TestONNXFixtures(t *testing.T) {
 		t.Skip("ONNXRUNTIME_SHARED_LIBRARY_PATH not set")
 	}
 	e := openEngine(t, Options{Backend: backends.Config{Kind: backends.ONNX}})
-	for _, name := range []string{"bert-mean", "bert-cls"} {
+	for _, name := range wordPieceFixtures {
 		c, err := golden.Load(name)
 		if err != nil {
 			t.Fatal(err)
@@ -63,13 +63,9 @@ func TestONNXFixtures(t *testing.T) {
 		if err := c.Output("embedding", &want); err != nil {
 			t.Fatal(err)
 		}
-		texts, queries := fixtureTexts(c)
+		texts, opts := fixtureTexts(c)
 		for i, text := range texts {
-			var opts []EmbedOption
-			if queries[i] {
-				opts = append(opts, Query())
-			}
-			got, err := e.Embed(context.Background(), c.Dir, []string{text}, opts...)
+			got, err := e.Embed(context.Background(), c.Dir, []string{text}, opts[i]...)
 			if err != nil {
 				t.Fatal(err)
 			}

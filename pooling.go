@@ -30,6 +30,10 @@ type pooling struct {
 	modes     []PoolingMode
 	dense     []stDense // sentence-transformers Dense modules after pooling
 	normalize bool
+
+	// Token-level pipelines instead of sentence pooling (modes then empty):
+	splade     *spladePooling // sentence-transformers SpladePooling over MLM logits (sparse.go)
+	tokenDense []stDense      // PyLate Dense projections of every token, ColBERT (colbert.go)
 }
 
 func (p pooling) String() string {
@@ -39,6 +43,12 @@ func (p pooling) String() string {
 	}
 	for _, d := range p.dense {
 		parts = append(parts, fmt.Sprintf("dense(%d→%d)", d.in, d.out))
+	}
+	if p.splade != nil {
+		parts = append(parts, "splade("+p.splade.Strategy+")")
+	}
+	for _, d := range p.tokenDense {
+		parts = append(parts, fmt.Sprintf("token-dense(%d→%d)", d.in, d.out))
 	}
 	s := strings.Join(parts, "+")
 	if p.normalize {
@@ -239,4 +249,24 @@ func (p pooling) project(params catalog.Params, x *graph.Node) *graph.Node {
 		}
 	}
 	return x
+}
+
+// readTokenDense reads a PyLate Dense module (pylate.models.Dense), which
+// projects every token: sentence-transformers' Dense config plus
+// use_residual, which is not supported.
+func readTokenDense(dir string) (stDense, error) {
+	d, err := readDense(dir)
+	if err != nil {
+		return d, err
+	}
+	var c struct {
+		UseResidual bool `json:"use_residual"`
+	}
+	if _, err := readJSON(filepath.Join(dir, "config.json"), &c); err != nil {
+		return d, err
+	}
+	if c.UseResidual {
+		return d, fmt.Errorf("%w: %s: PyLate Dense with use_residual is not supported", ErrUnsupportedArchitecture, filepath.Base(dir))
+	}
+	return d, nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"slices"
 	"unicode/utf8"
 
 	"github.com/sie-project/sie/catalog"
@@ -39,7 +38,10 @@ func ScoreActivation(a string) Option {
 // returns them sorted by descending score (ties keep the caller's order),
 // each with its original index. Each (query, document) pair is truncated
 // longest-first at the model's maximum length, as the original tokenizer
-// does. An empty document list gives an empty result.
+// does. On a multivector model (ColBERT, BGE-M3) the query and the documents
+// are encoded separately and compared by MaxSim, or as ScoreBy chooses; with
+// ScoreBy, dense and sparse embedding models rerank the same way. An empty
+// document list gives an empty result.
 func (e *Engine) Rerank(ctx context.Context, model, query string, docs []string, opts ...Option) ([]Ranked, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -57,7 +59,13 @@ func (e *Engine) Rerank(ctx context.Context, model, query string, docs []string,
 	defer e.release(l)
 	m := l.m
 	if m.classifier == nil {
-		return nil, modelErr(model, "rerank", fmt.Errorf("%w: %s is not a cross-encoder", ErrInvalidInput, m.info.Architecture))
+		if m.outputs&outMulti != 0 || cfg.late.mode != "" {
+			return e.rerankLate(ctx, l, model, query, docs, cfg)
+		}
+		return nil, modelErr(model, "rerank", fmt.Errorf("%w: %s is neither a cross-encoder nor a multivector model (ScoreBy(ScoreDense) or ScoreBy(ScoreSparse) compares its embeddings)", ErrInvalidInput, m.info.Architecture))
+	}
+	if cfg.late != (lateScoring{}) {
+		return nil, modelErr(model, "rerank", fmt.Errorf("%w: ScoreBy and HybridWeights apply to multivector models, not to cross-encoders", ErrInvalidInput))
 	}
 	if n := m.classifier.NumLabels(); n != 1 {
 		return nil, modelErr(model, "rerank", fmt.Errorf("%w: reranking needs a one-label cross-encoder, this one has %d labels", ErrInvalidInput, n))
@@ -77,27 +85,15 @@ func (e *Engine) Rerank(ctx context.Context, model, query string, docs []string,
 	if activation == "" {
 		activation = m.classifier.ScoreActivation()
 	}
-	ranked := make([]Ranked, len(docs))
+	scores := make([]float32, len(docs))
 	for i, r := range res {
 		s := r.logits[0]
 		if activation == ScoreSigmoid {
 			s = float32(1 / (1 + math.Exp(-float64(s))))
 		}
-		ranked[i] = Ranked{Index: i, Score: s}
+		scores[i] = s
 	}
-	slices.SortStableFunc(ranked, func(a, b Ranked) int {
-		switch {
-		case a.Score > b.Score:
-			return -1
-		case a.Score < b.Score:
-			return 1
-		}
-		return 0
-	})
-	if cfg.topK > 0 && cfg.topK < len(ranked) {
-		ranked = ranked[:cfg.topK]
-	}
-	return ranked, nil
+	return rankScores(scores, cfg.topK), nil
 }
 
 // tokenizePairs encodes (query, document) pairs; the query gets the model's

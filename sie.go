@@ -422,8 +422,9 @@ type callConfig struct {
 	instruction string
 	promptName  string
 
-	topK       int    // Rerank: keep the best k; 0 keeps all
-	activation string // Rerank: "", ScoreSigmoid or ScoreRaw
+	topK       int         // Rerank: keep the best k; 0 keeps all
+	activation string      // Rerank: "", ScoreSigmoid or ScoreRaw
+	late       lateScoring // Rerank on multivector models (score.go)
 
 	rerankOnly []string // names of the rerank-only options used, for validation
 }
@@ -470,7 +471,7 @@ func (e *Engine) Embed(ctx context.Context, model string, texts []string, opts .
 		return [][]float32{}, nil
 	}
 	if l.m.outputs&outDense == 0 {
-		return nil, modelErr(model, "embed", fmt.Errorf("%w: %s is a cross-encoder; use Rerank", ErrInvalidInput, l.m.info.Architecture))
+		return nil, modelErr(model, "embed", l.m.cannot(outDense))
 	}
 	seqs, err := l.m.tokenize(texts, cfg)
 	if err != nil {

@@ -76,18 +76,12 @@ func (e embedding) apply(p Params, ids *Node) *Node {
 
 // segmentMask is the additive attention mask for packed rows, [B, T, 1, T]
 // in the BSHD score layout: query i may attend to key j when both belong to
-// the same segment and j is not padding. Masked scores get the lowest
-// float32, as upstream eager attention does, so a row with no visible key
-// (a padding query) gets uniform weights instead of NaN.
+// the same segment and j is not padding (see sameSegment for hidden tokens).
+// Masked scores get the lowest float32, as upstream eager attention does, so
+// a row with no visible key (a padding query) gets uniform weights instead of
+// NaN.
 func segmentMask(seg *Node) *Node {
-	g := seg.Graph()
-	q := InsertAxes(seg, -1) // [B, T, 1]
-	k := InsertAxes(seg, 1)  // [B, 1, T]
-	visible := LogicalAnd(Equal(q, k), NotEqual(k, ScalarZero(g, seg.DType())))
-	zero := ScalarZero(g, dtypes.Float32)
-	lowest := Scalar(g, dtypes.Float32, -math.MaxFloat32)
-	bias := Where(visible, zero, lowest) // [B, T, T]
-	return InsertAxes(bias, 2)           // [B, T, 1, T]
+	return additiveMask(sameSegment(seg))
 }
 
 // selfAttention runs scaled dot-product attention over heads.
@@ -192,10 +186,12 @@ func additiveMask(visible *Node) *Node {
 }
 
 // sameSegment is the visibility of segmentMask: key j is in query i's
-// segment and is not padding. [B, T] → [B, T, T].
+// segment and is not padding. A token numbered −s (see Inputs.Segments) is a
+// query of segment s but no key: it reads its segment, nothing reads it.
+// [B, T] → [B, T, T].
 func sameSegment(seg *Node) *Node {
 	k := InsertAxes(seg, 1) // [B, 1, T]
-	return LogicalAnd(Equal(InsertAxes(seg, -1), k), NotEqual(k, ScalarZero(seg.Graph(), seg.DType())))
+	return LogicalAnd(Equal(Abs(InsertAxes(seg, -1)), k), GreaterThan(k, ScalarZero(seg.Graph(), seg.DType())))
 }
 
 // rowIndexDistance is j − i for query row index i and key index j, [1, T, T]

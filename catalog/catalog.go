@@ -28,11 +28,14 @@ var ErrUnsupported = errors.New("unsupported architecture")
 // [B, T] (rows × tokens per row). A row may hold several packed sequences:
 // Segments numbers them 1, 2, … within the row and is 0 on padding, so
 // attention stays inside a segment and pooling can read segment boundaries.
+// A token numbered −s belongs to segment s as a query only: it attends to
+// segment s, but no token attends to it (an attention_mask of 0 on a token
+// whose output is still used, as in ColBERT's query expansion).
 type Inputs struct {
 	IDs       *Node // [B, T] token ids
 	TypeIDs   *Node // [B, T] token type ids (0 where the model has none)
 	Positions *Node // [B, T] position ids, already offset the way the architecture expects
-	Segments  *Node // [B, T] 1-based segment number, 0 on padding
+	Segments  *Node // [B, T] 1-based segment number (negative: query-only token), 0 on padding
 }
 
 // Params gives a graph access to the weights taken from a checkpoint, by the
@@ -51,7 +54,7 @@ type Encoder interface {
 type Info struct {
 	Architecture   string // the registered name that was matched
 	HiddenSize     int
-	MaxPositions   int // longest sequence the position scheme supports, 0 = unbounded
+	MaxPositions   int // longest sequence the position scheme supports (offset already deducted), 0 = unbounded
 	PositionOffset int // added to the 0-based position of each token within its sequence
 	TypeVocabSize  int // 0 when the model takes no token types
 }

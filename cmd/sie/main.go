@@ -1,11 +1,14 @@
 // Command sie runs sie's engine from the shell.
 //
 //	sie embed --model <dir|id> [--query] [--instruction S] [--prompt NAME]
+//	sie encode --model <dir|id> [--query] [--outputs dense,sparse,multivector] [--dtype T] [--dims N]
 //	sie rerank --model <dir|id> --query Q [--top-k K] [--instruction S] [--activation sigmoid|identity]
 //	sie demo [--model <dir|id>]
 //
 // embed reads one JSON string per line on stdin and writes one JSON array of
-// floats per line on stdout, in input order. rerank reads one JSON string (a
+// floats per line on stdout, in input order. encode reads the same and
+// writes one JSON object per line with the requested outputs (see
+// encode.go). rerank reads one JSON string (a
 // document) per line and writes one JSON array of {"index": i, "score": s},
 // best first. demo embeds a few sentences and prints their cosine similarity
 // matrix.
@@ -42,6 +45,7 @@ func main() {
 func usage() error {
 	return errors.New(`usage:
   sie embed --model <dir|id> [--query] [--instruction S] [--prompt NAME] [--backend go|onnx|xla:cuda]
+  sie encode --model <dir|id> [--query] [--outputs dense,sparse,multivector] [--dtype float32|float16|int8|uint8|binary] [--dims N]
   sie rerank --model <dir|id> --query Q [--top-k K] [--instruction S] [--activation sigmoid|identity]
   sie demo [--model <dir|id>] [--backend ...]`)
 }
@@ -53,6 +57,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) 
 	switch args[0] {
 	case "embed":
 		return runEmbed(ctx, args[1:], stdin, stdout)
+	case "encode":
+		return runEncode(ctx, args[1:], stdin, stdout)
 	case "rerank":
 		return runRerank(ctx, args[1:], stdin, stdout)
 	case "demo":
