@@ -13,6 +13,12 @@
 // Models are named by catalog id (downloaded into a local cache on first use)
 // or by a local directory laid out like a Hugging Face checkpoint.
 //
+// Embed returns dense vectors. Encode returns any of a model's typed
+// outputs in one call: dense, sparse (SPLADE, bge-m3) and multivector
+// (ColBERT, bge-m3), optionally quantized (float16, int8, uint8, binary) or
+// truncated (Matryoshka Dims). Rerank scores documents against a query with
+// a cross-encoder, or by MaxSim / hybrid scores on a multivector model.
+//
 // # Backends
 //
 // Graphs run on the pure-Go backend by default. ONNX Runtime (build tag
