@@ -14,14 +14,20 @@ import (
 // encodeLine is one output line of `sie encode`. Vectors in a dtype other
 // than float32 are written as numbers too: float16 values as decimals, int8
 // and uint8 codes as integers, binary as the packed bytes (0..255, most
-// significant bit first) with "dims" giving the unpacked dimension. The
-// int8/uint8 scales are not written: Encode's Quantized carries them.
+// significant bit first) with "dims" giving the unpacked dimension. int8
+// and uint8 lines carry what dequantizes them: "scale" (and "min" for
+// uint8), a number for the dense vector and "multivector_scale" /
+// "multivector_min" arrays with one number per vector.
 type encodeLine struct {
-	Dense       any               `json:"dense,omitempty"`
-	Sparse      *sie.SparseVector `json:"sparse,omitempty"`
-	Multivector any               `json:"multivector,omitempty"`
-	DType       string            `json:"dtype,omitempty"` // set unless float32
-	Dims        int               `json:"dims,omitempty"`  // binary: bits per vector
+	Dense            any               `json:"dense,omitempty"`
+	Sparse           *sie.SparseVector `json:"sparse,omitempty"`
+	Multivector      any               `json:"multivector,omitempty"`
+	DType            string            `json:"dtype,omitempty"` // set unless float32
+	Dims             int               `json:"dims,omitempty"`  // binary: bits per vector
+	Scale            *float32          `json:"scale,omitempty"`
+	Min              *float32          `json:"min,omitempty"`
+	MultivectorScale []float32         `json:"multivector_scale,omitempty"`
+	MultivectorMin   []float32         `json:"multivector_min,omitempty"`
 }
 
 func runEncode(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) error {
@@ -96,18 +102,29 @@ func toLine(r sie.Encoding, dt sie.DType) encodeLine {
 		return l
 	}
 	l.DType = dt.String()
-	if r.Quantized != nil {
-		l.Dense = quantizedValues(*r.Quantized)
-		if dt == sie.Binary {
-			l.Dims = r.Quantized.Dims
+	if q := r.Quantized; q != nil {
+		l.Dense = quantizedValues(*q)
+		switch dt {
+		case sie.Binary:
+			l.Dims = q.Dims
+		case sie.Int8:
+			l.Scale = &q.Scale
+		case sie.Uint8:
+			l.Scale, l.Min = &q.Scale, &q.Min
 		}
 	}
 	if r.QuantizedMultivector != nil {
 		vecs := make([]any, len(r.QuantizedMultivector))
 		for i, q := range r.QuantizedMultivector {
 			vecs[i] = quantizedValues(q)
-			if dt == sie.Binary {
+			switch dt {
+			case sie.Binary:
 				l.Dims = q.Dims
+			case sie.Int8:
+				l.MultivectorScale = append(l.MultivectorScale, q.Scale)
+			case sie.Uint8:
+				l.MultivectorScale = append(l.MultivectorScale, q.Scale)
+				l.MultivectorMin = append(l.MultivectorMin, q.Min)
 			}
 		}
 		l.Multivector = vecs

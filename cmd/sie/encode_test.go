@@ -117,6 +117,21 @@ func TestEncodeCommand(t *testing.T) {
 		if err := json.Unmarshal(lines[0]["dense"], &codes); err != nil || len(codes) != 32 {
 			t.Fatalf("int8 line: %v, %s", err, lines[0]["dense"])
 		}
+		var scale float32
+		if err := json.Unmarshal(lines[0]["scale"], &scale); err != nil || scale <= 0 {
+			t.Fatalf("int8 line without its scale: %v, %s", err, lines[0]["scale"])
+		}
+		// The codes times the scale give back the float vector.
+		full := encodeCLI(t, texts[:1], "--model", dir)
+		var want []float32
+		if err := json.Unmarshal(full[0]["dense"], &want); err != nil {
+			t.Fatal(err)
+		}
+		for i, c := range codes {
+			if d := float32(c)*scale - want[i]; d > scale || d < -scale {
+				t.Fatalf("dimension %d: %d × %g is far from %g", i, c, scale, want[i])
+			}
+		}
 	})
 	for _, tc := range []struct {
 		args []string
