@@ -88,41 +88,25 @@ func (e bertEmbeddings) forward(p Params, in Inputs) *Node {
 // LayerNorm) followed by BertIntermediate and BertOutput (MLP, residual,
 // LayerNorm): the post-norm transformer block.
 type bertLayer struct {
-	query, key, value, attnOut linear
-	attnNorm                   layerNorm
-	intermediate, output       linear
-	outNorm                    layerNorm
-	heads                      int
-	act                        activation.Type
+	attention postNormAttention
+	mlp       postNormMLP
 }
 
 func takeBertLayer(w *Weights, c *BertConfig, i int) bertLayer {
 	pre := fmt.Sprintf("encoder.layer.%d.", i)
-	h := c.HiddenSize
 	act, _ := activationByName(c.HiddenAct)
 	return bertLayer{
-		query:        takeLinear(w, pre+"attention.self.query", h, h, true),
-		key:          takeLinear(w, pre+"attention.self.key", h, h, true),
-		value:        takeLinear(w, pre+"attention.self.value", h, h, true),
-		attnOut:      takeLinear(w, pre+"attention.output.dense", h, h, true),
-		attnNorm:     takeLayerNorm(w, pre+"attention.output.LayerNorm", h, c.LayerNormEps, true),
-		intermediate: takeLinear(w, pre+"intermediate.dense", h, c.IntermediateSize, true),
-		output:       takeLinear(w, pre+"output.dense", c.IntermediateSize, h, true),
-		outNorm:      takeLayerNorm(w, pre+"output.LayerNorm", h, c.LayerNormEps, true),
-		heads:        c.NumAttentionHeads,
-		act:          act,
+		attention: takePostNormAttention(w, [5]string{pre + "attention.self.query", pre + "attention.self.key",
+			pre + "attention.self.value", pre + "attention.output.dense", pre + "attention.output.LayerNorm"},
+			c.HiddenSize, c.NumAttentionHeads, c.LayerNormEps),
+		mlp: takePostNormMLP(w, [3]string{pre + "intermediate.dense", pre + "output.dense", pre + "output.LayerNorm"},
+			c.HiddenSize, c.IntermediateSize, c.LayerNormEps, act),
 	}
 }
 
 // forward: x [B, T, H], mask [B, T, 1, T] → [B, T, H].
 func (l bertLayer) forward(p Params, x, mask *Node) *Node {
-	q := splitHeads(l.query.apply(p, x), l.heads) // [B, T, heads, d]
-	k := splitHeads(l.key.apply(p, x), l.heads)
-	v := splitHeads(l.value.apply(p, x), l.heads)
-	ctx := selfAttention(q, k, v, mask)                      // [B, T, H]
-	x = l.attnNorm.apply(p, Add(l.attnOut.apply(p, ctx), x)) // BertSelfOutput
-	hidden := l.intermediate.apply(p, x, l.act)              // [B, T, I]
-	return l.outNorm.apply(p, Add(l.output.apply(p, hidden), x))
+	return l.mlp.forward(p, l.attention.forward(p, x, mask, nil))
 }
 
 // bertPooler: dense + tanh on the first token. Used by the cross-encoder head;

@@ -238,3 +238,65 @@ func segmentMean(hidden, seg *Node, numSegments int) *Node {
 	count := MaxScalar(ReduceAndKeep(member, ReduceSum, -1), 1) // [B, S, 1]
 	return Div(sum, count)
 }
+
+// ---- post-norm transformer blocks (BERT, MPNet, JinaBERT) ----
+
+// postNormAttention is BERT-style self-attention with its output projection,
+// residual and LayerNorm (BertAttention = BertSelfAttention + BertSelfOutput).
+// The architectures differ only in tensor names, given by the caller.
+type postNormAttention struct {
+	query, key, value, out linear
+	norm                   layerNorm
+	heads                  int
+}
+
+// takePostNormAttention takes q, k, v, o (each with bias) and the norm;
+// names lists their prefixes in that order.
+func takePostNormAttention(w *Weights, names [5]string, hidden, heads int, eps float64) postNormAttention {
+	return postNormAttention{
+		query: takeLinear(w, names[0], hidden, hidden, true),
+		key:   takeLinear(w, names[1], hidden, hidden, true),
+		value: takeLinear(w, names[2], hidden, hidden, true),
+		out:   takeLinear(w, names[3], hidden, hidden, true),
+		norm:  takeLayerNorm(w, names[4], hidden, eps, true),
+		heads: heads,
+	}
+}
+
+// forward: x [B, T, H], mask [B, T, 1, T], bias [B, heads, T, T] or nil → [B, T, H].
+func (a postNormAttention) forward(p Params, x, mask, bias *Node) *Node {
+	q := splitHeads(a.query.apply(p, x), a.heads) // [B, T, heads, d]
+	k := splitHeads(a.key.apply(p, x), a.heads)
+	v := splitHeads(a.value.apply(p, x), a.heads)
+	var ctx *Node // [B, T, H]
+	if bias == nil {
+		ctx = selfAttention(q, k, v, mask)
+	} else {
+		ctx = selfAttentionBias(q, k, v, mask, bias)
+	}
+	return a.norm.apply(p, Add(a.out.apply(p, ctx), x))
+}
+
+// postNormMLP is BertIntermediate + BertOutput: dense → activation → dense,
+// residual, LayerNorm.
+type postNormMLP struct {
+	intermediate, output linear
+	norm                 layerNorm
+	act                  activation.Type
+}
+
+// takePostNormMLP takes the two dense layers and the norm, named by prefix.
+func takePostNormMLP(w *Weights, names [3]string, hidden, inter int, eps float64, act activation.Type) postNormMLP {
+	return postNormMLP{
+		intermediate: takeLinear(w, names[0], hidden, inter, true),
+		output:       takeLinear(w, names[1], inter, hidden, true),
+		norm:         takeLayerNorm(w, names[2], hidden, eps, true),
+		act:          act,
+	}
+}
+
+// forward: x [B, T, H] → [B, T, H].
+func (m postNormMLP) forward(p Params, x *Node) *Node {
+	hidden := m.intermediate.apply(p, x, m.act) // [B, T, I]
+	return m.norm.apply(p, Add(m.output.apply(p, hidden), x))
+}

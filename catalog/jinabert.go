@@ -148,27 +148,23 @@ func (e jinaBertEmbeddings) forward(p Params, in Inputs) *Node {
 // (gated_layers → act(first half) · second half → wo, residual, LayerNorm)
 // or, for feed_forward_type "original", BERT's intermediate/output pair.
 type jinaBertLayer struct {
-	query, key, value, attnOut linear
-	attnNorm                   layerNorm
-	glu                        bool
-	gated, wo                  linear // GLU
-	intermediate, output       linear // original
-	mlpNorm                    layerNorm
-	heads, inter               int
-	act                        activation.Type
+	attention postNormAttention
+	glu       bool
+	gated, wo linear      // GLU
+	mlp       postNormMLP // original
+	mlpNorm   layerNorm   // GLU
+	inter     int
+	act       activation.Type
 }
 
 func takeJinaBertLayer(w *Weights, c *JinaBertConfig, i int) jinaBertLayer {
 	pre := fmt.Sprintf("encoder.layer.%d.", i)
 	h, in := c.HiddenSize, c.IntermediateSize
 	l := jinaBertLayer{
-		query:    takeLinear(w, pre+"attention.self.query", h, h, true),
-		key:      takeLinear(w, pre+"attention.self.key", h, h, true),
-		value:    takeLinear(w, pre+"attention.self.value", h, h, true),
-		attnOut:  takeLinear(w, pre+"attention.output.dense", h, h, true),
-		attnNorm: takeLayerNorm(w, pre+"attention.output.LayerNorm", h, c.LayerNormEps, true),
-		heads:    c.NumAttentionHeads,
-		inter:    in,
+		attention: takePostNormAttention(w, [5]string{pre + "attention.self.query", pre + "attention.self.key",
+			pre + "attention.self.value", pre + "attention.output.dense", pre + "attention.output.LayerNorm"},
+			h, c.NumAttentionHeads, c.LayerNormEps),
+		inter: in,
 	}
 	switch c.FeedForwardType {
 	case "geglu", "reglu":
@@ -181,24 +177,18 @@ func takeJinaBertLayer(w *Weights, c *JinaBertConfig, i int) jinaBertLayer {
 		l.wo = takeLinear(w, pre+"mlp.wo", in, h, true)
 		l.mlpNorm = takeLayerNorm(w, pre+"mlp.layernorm", h, c.LayerNormEps, true)
 	default:
-		l.act, _ = activationByName(c.HiddenAct)
-		l.intermediate = takeLinear(w, pre+"intermediate.dense", h, in, true)
-		l.output = takeLinear(w, pre+"output.dense", in, h, true)
-		l.mlpNorm = takeLayerNorm(w, pre+"output.LayerNorm", h, c.LayerNormEps, true)
+		act, _ := activationByName(c.HiddenAct)
+		l.mlp = takePostNormMLP(w, [3]string{pre + "intermediate.dense", pre + "output.dense", pre + "output.LayerNorm"},
+			h, in, c.LayerNormEps, act)
 	}
 	return l
 }
 
 // forward: x [B, T, H], mask [B, T, 1, T], alibi [B, heads, T, T] → [B, T, H].
 func (l jinaBertLayer) forward(p Params, x, mask, alibi *Node) *Node {
-	q := splitHeads(l.query.apply(p, x), l.heads) // [B, T, heads, d]
-	k := splitHeads(l.key.apply(p, x), l.heads)
-	v := splitHeads(l.value.apply(p, x), l.heads)
-	ctx := selfAttentionBias(q, k, v, mask, alibi)           // [B, T, H]
-	x = l.attnNorm.apply(p, Add(l.attnOut.apply(p, ctx), x)) // JinaBertSelfOutput
+	x = l.attention.forward(p, x, mask, alibi) // JinaBertAttention
 	if !l.glu {
-		hidden := l.intermediate.apply(p, x, l.act) // [B, T, I]
-		return l.mlpNorm.apply(p, Add(l.output.apply(p, hidden), x))
+		return l.mlp.forward(p, x)
 	}
 	gu := l.gated.apply(p, x)                                    // [B, T, 2I]
 	gated := SliceAxis(gu, -1, AxisRange(0, l.inter))            // first half: activated

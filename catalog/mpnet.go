@@ -13,7 +13,6 @@ import (
 	"math"
 
 	. "github.com/gomlx/gomlx/core/graph"
-	"github.com/gomlx/gomlx/ml/layers/activation"
 )
 
 // MPNetConfig is the subset of an MPNet config.json the graph depends on.
@@ -131,41 +130,25 @@ func (rb mpnetRelativeBias) forward(p Params, positions *Node) *Node {
 // mpnetLayer is MPNetAttention (q/k/v/o with the relative bias, residual,
 // LayerNorm) followed by MPNetIntermediate and MPNetOutput: post-norm.
 type mpnetLayer struct {
-	q, k, v, o           linear
-	attnNorm             layerNorm
-	intermediate, output linear
-	outNorm              layerNorm
-	heads                int
-	act                  activation.Type
+	attention postNormAttention
+	mlp       postNormMLP
 }
 
 func takeMPNetLayer(w *Weights, c *MPNetConfig, i int) mpnetLayer {
 	pre := fmt.Sprintf("encoder.layer.%d.", i)
-	h := c.HiddenSize
 	act, _ := activationByName(c.HiddenAct)
 	return mpnetLayer{
-		q:            takeLinear(w, pre+"attention.attn.q", h, h, true),
-		k:            takeLinear(w, pre+"attention.attn.k", h, h, true),
-		v:            takeLinear(w, pre+"attention.attn.v", h, h, true),
-		o:            takeLinear(w, pre+"attention.attn.o", h, h, true),
-		attnNorm:     takeLayerNorm(w, pre+"attention.LayerNorm", h, c.LayerNormEps, true),
-		intermediate: takeLinear(w, pre+"intermediate.dense", h, c.IntermediateSize, true),
-		output:       takeLinear(w, pre+"output.dense", c.IntermediateSize, h, true),
-		outNorm:      takeLayerNorm(w, pre+"output.LayerNorm", h, c.LayerNormEps, true),
-		heads:        c.NumAttentionHeads,
-		act:          act,
+		attention: takePostNormAttention(w, [5]string{pre + "attention.attn.q", pre + "attention.attn.k",
+			pre + "attention.attn.v", pre + "attention.attn.o", pre + "attention.LayerNorm"},
+			c.HiddenSize, c.NumAttentionHeads, c.LayerNormEps),
+		mlp: takePostNormMLP(w, [3]string{pre + "intermediate.dense", pre + "output.dense", pre + "output.LayerNorm"},
+			c.HiddenSize, c.IntermediateSize, c.LayerNormEps, act),
 	}
 }
 
 // forward: x [B, T, H], mask [B, T, 1, T], bias [B, heads, T, T] → [B, T, H].
 func (l mpnetLayer) forward(p Params, x, mask, bias *Node) *Node {
-	q := splitHeads(l.q.apply(p, x), l.heads) // [B, T, heads, d]
-	k := splitHeads(l.k.apply(p, x), l.heads)
-	v := splitHeads(l.v.apply(p, x), l.heads)
-	ctx := selfAttentionBias(q, k, v, mask, bias)      // [B, T, H]
-	x = l.attnNorm.apply(p, Add(l.o.apply(p, ctx), x)) // MPNetAttention
-	hidden := l.intermediate.apply(p, x, l.act)        // [B, T, I]
-	return l.outNorm.apply(p, Add(l.output.apply(p, hidden), x))
+	return l.mlp.forward(p, l.attention.forward(p, x, mask, bias))
 }
 
 // MPNetModel is the bare encoder.
