@@ -113,7 +113,10 @@ func (l bertLayer) forward(p Params, x, mask *Node) *Node {
 // sentence-transformers ignores it.
 type bertPooler struct{ dense linear }
 
-func (pl bertPooler) forward(p Params, hidden *Node) *Node {
+func (pl *bertPooler) forward(p Params, hidden *Node) *Node {
+	if pl == nil {
+		return nil // the checkpoint stores no pooler
+	}
 	first := SliceAxis(hidden, 1, AxisRange(0, 1)) // [B, 1, H]
 	first = Squeeze(first, 1)
 	return pl.dense.apply(p, first, activation.TypeTanh)
@@ -157,9 +160,6 @@ func (m *BertModel) Forward(p Params, in Inputs) *Node {
 
 // Pooler returns BertPooler's output [B, H], or nil without a pooler.
 func (m *BertModel) Pooler(p Params, hidden *Node) *Node {
-	if m.pooler == nil {
-		return nil
-	}
 	return m.pooler.forward(p, hidden)
 }
 

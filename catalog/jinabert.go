@@ -245,9 +245,6 @@ func (m *JinaBertModel) Forward(p Params, in Inputs) *Node {
 // Pooler returns JinaBertPooler's output [B, H] (dense + tanh on [CLS]), or
 // nil when the checkpoint stores no pooler.
 func (m *JinaBertModel) Pooler(p Params, hidden *Node) *Node {
-	if m.pooler == nil {
-		return nil
-	}
 	return m.pooler.forward(p, hidden)
 }
 

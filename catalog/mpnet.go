@@ -197,9 +197,6 @@ func (m *MPNetModel) Forward(p Params, in Inputs) *Node {
 // Pooler returns MPNetPooler's output [B, H] (dense + tanh on <s>), or nil
 // when the checkpoint stores no pooler.
 func (m *MPNetModel) Pooler(p Params, hidden *Node) *Node {
-	if m.pooler == nil {
-		return nil
-	}
 	return m.pooler.forward(p, hidden)
 }
 

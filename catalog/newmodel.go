@@ -282,9 +282,6 @@ func (m *NewModel) Forward(p Params, in Inputs) *Node {
 // Pooler returns NewPooler's output [B, H] (dense + tanh on the first
 // token), or nil when the checkpoint stores no pooler (NewModel's default).
 func (m *NewModel) Pooler(p Params, hidden *Node) *Node {
-	if m.pooler == nil {
-		return nil
-	}
 	return m.pooler.forward(p, hidden)
 }
 
