@@ -73,3 +73,12 @@ console.log(fmt(cols));
 console.log(w.map((n) => "-".repeat(n)).join("  "));
 rows.forEach((r) => console.log(fmt(cols.map((c) => r[c]))));
 ' "$RESULTS"
+
+# Engine-level throughput with concurrent callers (packing on and off), in the
+# same run as the rows above so the ratios compare like with like.
+if [[ "${ENGINE_BENCH:-1}" == 1 ]]; then
+  echo
+  echo "[bench] sie engine: BenchmarkEngine (4 mixed-length texts per call)" >&2
+  GOEXPERIMENT="${GOEXPERIMENT:-simd}" go test -run '^$' -bench 'BenchmarkEngine' -benchtime "${ENGINE_CALLS:-48}x" . |
+    grep -E '^Benchmark' || true
+fi
