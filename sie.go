@@ -105,10 +105,10 @@ type Options struct {
 	// MaxBatchRows caps the rows of one device batch; zero means 64.
 	//
 	// Batches are padded to a grid of shapes so compiled programs are
-	// reused: rows to 1, 2, 4, 8, 16, 32, 64, 128, 256; row lengths to 8, 16,
-	// 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024, 1536, 2048,
-	// 3072, 4096, 6144, 8192; packed sequences per row to 1, 2, 4, 8, 16, 32,
-	// 64.
+	// reused: rows to 1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192,
+	// 256; row lengths to 8, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512,
+	// 768, 1024, 1536, 2048, 3072, 4096, 6144, 8192; packed sequences per row
+	// to 1, 2, 4, 8, 16, 32, 64.
 	MaxBatchRows int
 
 	// DisablePacking puts one sequence per row. By default short sequences
