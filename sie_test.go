@@ -28,6 +28,7 @@ func openEngine(t testing.TB, opts Options) *Engine {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("engine on the %s backend", e.Backend())
 	t.Cleanup(func() { _ = e.Close() })
 	return e
 }

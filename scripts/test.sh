@@ -39,6 +39,10 @@ node tools/bench/ort_check.js
 step "go test (pure-Go and ONNX Runtime backends)"
 GOEXPERIMENT=simd go test -tags onnx -count=1 -timeout 40m ./...
 
+step "the upstream fixtures again, every engine on ONNX Runtime"
+SIE_BACKEND=onnx GOEXPERIMENT=simd go test -tags onnx -count=1 -timeout 20m \
+  -run 'Fixture|Rerank|Packing|BatchInvariance|Splade|Colbert|BGEM3|Encode|RealMiniLM' .
+
 step "go test -race (concurrency, batching, errors, tokenizer)"
 # -race turns on checkptr, which rejects the pointer arithmetic of the pure-Go
 # backend's matmul kernels (GoMLX's code, not sie's): keep it off there only.
