@@ -43,6 +43,15 @@ step "the upstream fixtures again, every engine on ONNX Runtime"
 SIE_BACKEND=onnx GOEXPERIMENT=simd go test -tags onnx -count=1 -timeout 20m \
   -run 'Fixture|Rerank|Packing|BatchInvariance|Splade|Colbert|BGEM3|Encode|RealMiniLM' .
 
+step "tokenizer: live comparison with the Rust crate on the full nlp-corpus (100k sentences)"
+CORPUS="$ROOT/.cache/corpus"
+if [[ ! -d "$CORPUS/package/builds" ]]; then
+  mkdir -p "$CORPUS"
+  (cd "$CORPUS" && npm pack --silent nlp-corpus@4.4.0 >/dev/null && tar xzf nlp-corpus-4.4.0.tgz)
+fi
+SIE_TOKENIZER_ORACLE=1 SIE_TOKENIZER_CORPUS="$CORPUS/package/builds" \
+  go test -count=1 -timeout 40m -run 'TestOracleLive$' ./tokenizer/
+
 step "go test -race (concurrency, batching, errors, tokenizer)"
 # -race turns on checkptr, which rejects the pointer arithmetic of the pure-Go
 # backend's matmul kernels (GoMLX's code, not sie's): keep it off there only.
