@@ -2,6 +2,8 @@ module github.com/sie-project/sie
 
 go 1.26.8
 
+require github.com/dlclark/regexp2 v1.12.0
+
 require (
 	github.com/go-logr/logr v1.4.3 // indirect
 	github.com/gofrs/flock v0.13.0 // indirect

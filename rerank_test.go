@@ -34,7 +34,7 @@ func TestRerankFixtures(t *testing.T) {
 	for _, tc := range []struct {
 		name        string
 		defaultsRaw bool // the checkpoint declares Identity
-	}{{"bert-rerank", true}} {
+	}{{"bert-rerank", true}, {"xlmr-rerank", false}} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, raw, sig := rerankFixture(t, tc.name)
 			worst := 0.0

@@ -611,3 +611,46 @@ func rewriteWithExtra(t *testing.T, dir, name string) {
 		return append(ts, safetensors.WriteTensor{Name: name, DType: safetensors.F32, Shape: []int{2}, Data: safetensors.Float32Bytes([]float32{1, 2})})
 	})
 }
+
+// TestFixtureEmbeddingsBPE is TestFixtureEmbeddings for the byte-level BPE
+// fixtures: each text goes through Engine.Embed with its prompt, and both
+// its token ids and its embedding must match upstream's (for the qwen
+// cases, the right-padding block's).
+func TestFixtureEmbeddingsBPE(t *testing.T) {
+	e := openEngine(t, Options{})
+	for _, name := range []string{"modernbert", "qwen2", "qwen3"} {
+		t.Run(name, func(t *testing.T) {
+			c, blocks := fixtureBlocks(t, name)
+			blk := blocks[0]
+			for _, b := range blocks {
+				if b.side == "right" {
+					blk = b
+				}
+			}
+			cc := *c
+			cc.Inputs = blk.inputs
+			texts, opts := fixtureTexts(&cc)
+			l, err := e.model(context.Background(), c.Dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			minCos, maxDiff := 1.0, 0.0
+			for i, text := range texts {
+				s, err := l.m.tokenize([]string{text}, newCallConfig(opts[i]))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got, want := fmt.Sprint(s[0].ids), fmt.Sprint(realTokens(blk.inputs[i].InputIDs, blk.inputs[i].AttentionMask)); got != want {
+					t.Fatalf("text %d ids:\n got %v\nwant %v", i, got, want)
+				}
+				got, err := e.Embed(context.Background(), c.Dir, []string{text}, opts[i]...)
+				if err != nil {
+					t.Fatal(err)
+				}
+				cos, diff := checkEmbedding(t, i, got[0], blk.embedding[i])
+				minCos, maxDiff = min(minCos, cos), max(maxDiff, diff)
+			}
+			t.Logf("%s%s: %d texts: min cosine %.8f, max abs diff %.3g", name, blk.side, len(texts), minCos, maxDiff)
+		})
+	}
+}

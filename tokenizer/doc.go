@@ -12,12 +12,27 @@
 //     longest, with special, normalized, single_word, lstrip and rstrip;
 //   - normalizers: BertNormalizer (clean_text, handle_chinese_chars,
 //     strip_accents with null meaning "follow lowercase", lowercase),
-//     Lowercase, NFD, NFC, NFKD, NFKC, StripAccents, Strip, Sequence;
-//   - pre-tokenizers: BertPreTokenizer, Whitespace, WhitespaceSplit, Sequence;
+//     Lowercase, NFD, NFC, NFKD, NFKC, StripAccents, Strip, Sequence,
+//     Precompiled (a SentencePiece precompiled_charsmap, applied per extended
+//     grapheme cluster with Unicode 17 segmentation as the crate does),
+//     Replace (String patterns, and Regex patterns in the subset where
+//     Oniguruma and Go's RE2 agree), Prepend;
+//   - pre-tokenizers: BertPreTokenizer, Whitespace, WhitespaceSplit, Sequence,
+//     Metaspace (prepend_scheme always/first/never, split), ByteLevel
+//     (add_prefix_space, use_regex with the GPT-2 pattern), Split (String and
+//     Regex patterns, all five behaviours, invert; the GPT-2, Qwen2/Qwen3
+//     and Llama-3 patterns by hand-written scanners with Oniguruma's
+//     character classes, any other regex through regexp2), Digits,
+//     Punctuation;
 //   - models: WordPiece (max_input_chars_per_word, continuing_subword_prefix,
-//     unk_token);
+//     unk_token), Unigram (the crate's Viterbi with its tie-breaking,
+//     consecutive unknown characters fused into one unk token, byte_fallback),
+//     BPE (ranked merges in both formats, unk_token, fuse_unk,
+//     continuing_subword_prefix, end_of_word_suffix, byte_fallback,
+//     ignore_merges; dropout only null or 0; a bounded word cache);
+//   - decoders: parsed and checked only (encoding does not use them);
 //   - post-processors: BertProcessing, RobertaProcessing, TemplateProcessing,
-//     Sequence;
+//     ByteLevel (trim_offsets), Sequence;
 //   - truncation: LongestFirst, OnlyFirst, OnlySecond, left or right, with
 //     the budget reduced by the post-processor's special tokens and the
 //     crate's early exit while tokenizing (which affects LongestFirst
@@ -25,7 +40,7 @@
 //     not produced. The padding block is parsed and exposed but never applied.
 //
 // Any other component type makes FromJSON fail with an error naming it
-// (for example `tokenizer: unsupported normalizer type "Precompiled"`);
+// (for example `tokenizer: unsupported normalizer type "Nmt"`);
 // nothing is approximated.
 //
 // Unicode: the crate mixes Unicode editions (9.0 for categories and

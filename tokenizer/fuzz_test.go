@@ -7,7 +7,7 @@ import (
 )
 
 // fuzzSpecs covers every implemented component between them.
-var fuzzSpecs = []string{"minilm", "mpnet", "colbert", "syn-nfkc-roberta", "syn-nfc-seq", "syn-bert-cased", "syn-bertproc", "syn-nfkd-noproc", "syn-nonorm"}
+var fuzzSpecs = []string{"minilm", "mpnet", "colbert", "syn-nfkc-roberta", "syn-nfc-seq", "syn-bert-cased", "syn-bertproc", "syn-nfkd-noproc", "syn-nonorm", "xlmr", "syn-unigram-llama", "syn-unigram-first", "syn-unigram-never", "syn-unigram-graphemes", "qwen", "modernbert", "cohere", "syn-bpe-affix", "syn-bpe-fallback"}
 
 // checkEncoding asserts the invariants every encoding must satisfy: parallel
 // slices, ids inside the vocabulary, offsets inside the source text, on
@@ -84,7 +84,7 @@ func FuzzEncodePair(f *testing.F) {
 			tr.Direction = "Left"
 		}
 		// minilm and bert-cased: type ids tell the sequences apart.
-		for _, name := range []string{"minilm", "syn-bert-cased"} {
+		for _, name := range []string{"minilm", "syn-bert-cased", "syn-unigram-llama", "qwen", "modernbert"} {
 			tk := specTokenizer(t, name).WithTruncation(tr)
 			e, err := tk.EncodePair(a, b, true)
 			if !utf8.ValidString(a) || !utf8.ValidString(b) {

@@ -43,6 +43,7 @@ type Tokenizer struct {
 	preTokenizer  preTokenizer
 	model         model
 	postProcessor postProcessor
+	decoder       decoder // parsed and checked; encoding does not use it
 	added         *addedVocab
 	truncation    *Truncation
 	padding       *Padding
@@ -71,6 +72,7 @@ func FromJSON(data []byte) (*Tokenizer, error) {
 		PreTokenizer  json.RawMessage `json:"pre_tokenizer"`
 		Model         json.RawMessage `json:"model"`
 		PostProcessor json.RawMessage `json:"post_processor"`
+		Decoder       json.RawMessage `json:"decoder"`
 	}
 	if err := json.Unmarshal(data, &top); err != nil {
 		return nil, fmt.Errorf("tokenizer: %w", err)
@@ -96,6 +98,9 @@ func FromJSON(data []byte) (*Tokenizer, error) {
 		return nil, err
 	}
 	if t.postProcessor, err = buildPostProcessor(top.PostProcessor); err != nil {
+		return nil, err
+	}
+	if t.decoder, err = buildDecoder(top.Decoder); err != nil {
 		return nil, err
 	}
 	toks, err := parseAddedTokens(top.AddedTokens)

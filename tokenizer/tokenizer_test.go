@@ -139,11 +139,11 @@ func TestEmptyAndInvalid(t *testing.T) {
 func TestUnsupportedComponents(t *testing.T) {
 	base := specJSON(t, "bert-mean")
 	for _, c := range []struct{ key, value, want string }{
-		{"normalizer", `{"type":"Precompiled","precompiled_charsmap":""}`, `unsupported normalizer type "Precompiled"`},
-		{"pre_tokenizer", `{"type":"Metaspace","replacement":"▁"}`, `unsupported pre_tokenizer type "Metaspace"`},
-		{"model", `{"type":"BPE","vocab":{},"merges":[]}`, `unsupported model type "BPE"`},
-		{"post_processor", `{"type":"ByteLevel"}`, `unsupported post_processor type "ByteLevel"`},
-		{"normalizer", `{"type":"Sequence","normalizers":[{"type":"NFC"},{"type":"Replace"}]}`, `unsupported normalizer type "Replace"`},
+		{"normalizer", `{"type":"NoSuchNormalizer"}`, `unsupported normalizer type "NoSuchNormalizer"`},
+		{"pre_tokenizer", `{"type":"NoSuchPreTokenizer","replacement":"▁"}`, `unsupported pre_tokenizer type "NoSuchPreTokenizer"`},
+		{"model", `{"type":"WordLevel","vocab":{},"unk_token":"[UNK]"}`, `unsupported model type "WordLevel"`},
+		{"post_processor", `{"type":"NoSuchProcessor"}`, `unsupported post_processor type "NoSuchProcessor"`},
+		{"normalizer", `{"type":"Sequence","normalizers":[{"type":"NFC"},{"type":"NoSuchNormalizer"}]}`, `unsupported normalizer type "NoSuchNormalizer"`},
 		{"post_processor", `{"type":"TemplateProcessing","single":[{"SpecialToken":{"id":"[X]","type_id":0}}],"pair":[],"special_tokens":{}}`, `missing special token "[X]"`},
 		{"version", `"2.0"`, `unknown tokenizer version`},
 	} {
