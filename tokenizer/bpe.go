@@ -176,7 +176,7 @@ func newBPE(raw json.RawMessage) (model, error) {
 			m.fallback[b] = id
 		}
 	}
-	m.cache = newWordCache(bpeCacheCapacity)
+	m.cache = newWordCache(bpeCacheEntries, bpeCacheArena)
 	m.scratch.New = func() any { return &bpeScratch{} }
 	return m, nil
 }
@@ -243,8 +243,12 @@ func (m *bpeModel) forEachToken(f func(string, int)) {
 	}
 }
 
-// bpeCacheCapacity bounds the per-model word cache (entries).
-const bpeCacheCapacity = 1 << 15
+// Bounds of the per-model word cache: entries and arena bytes (an entry
+// takes 2 bytes plus the word plus 5 per token, about 20 for English).
+const (
+	bpeCacheEntries = 1 << 18
+	bpeCacheArena   = 8 << 20
+)
 
 // bpeCacheMaxWord: longer words are not cached (the crate's MAX_LENGTH).
 const bpeCacheMaxWord = 256
@@ -259,8 +263,8 @@ func (m *bpeModel) tokenize(_ *workspace, word []byte, out []token) ([]token, er
 		}
 	}
 	if len(word) < bpeCacheMaxWord {
-		if toks, ok := m.cache.get(word); ok {
-			return append(out, toks...), nil
+		if toks, ok := m.cache.get(word, m, out); ok {
+			return toks, nil
 		}
 	}
 	base := len(out)

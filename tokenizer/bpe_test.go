@@ -666,3 +666,36 @@ func TestBPEOracleLivePairs(t *testing.T) {
 		})
 	}
 }
+
+// TestWordCacheBounds fills small caches from several goroutines: every hit
+// returns what was stored, and the bounds hold.
+func TestWordCacheBounds(t *testing.T) {
+	m := specTokenizer(t, "qwen").model.(*bpeModel)
+	for _, bound := range []struct{ entries, arena int }{{100, 1 << 20}, {1 << 20, 2000}} {
+		c := newWordCache(bound.entries, bound.arena)
+		var wg sync.WaitGroup
+		for g := 0; g < 4; g++ {
+			wg.Add(1)
+			go func(g int) {
+				defer wg.Done()
+				for i := 0; i < 3000; i++ {
+					w := []byte(fmt.Sprintf("w%dx%d", (i*7+g)%1000, i%3))
+					toks := []token{{id: i % 50, start: 0, end: 1}, {id: 7, start: 1, end: len(w)}}
+					if got, ok := c.get(w, m, nil); ok {
+						if len(got) != 2 || got[1].id != 7 || got[1].end != len(w) || got[1].value != m.tokOf(7) {
+							t.Errorf("%s: got %+v", w, got)
+							return
+						}
+						continue
+					}
+					c.put(w, toks)
+				}
+			}(g)
+		}
+		wg.Wait()
+		s := c.snap.Load()
+		if s.n > bound.entries || len(s.arena) > bound.arena || !c.full.Load() {
+			t.Errorf("bounds %+v: %d entries, %d arena bytes, full=%v", bound, s.n, len(s.arena), c.full.Load())
+		}
+	}
+}
