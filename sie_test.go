@@ -342,13 +342,11 @@ func mixedTexts(n int, seed uint64) []string {
 }
 
 // TestBatchInvariance: each text alone and inside a mixed-length batch of 32
-// gives the same vector, for every architecture whose tokenizer is
-// WordPiece (the others are covered from recorded ids by
-// TestPackingChangesNothing).
+// gives the same vector, for every embedding architecture with a fixture.
 func TestBatchInvariance(t *testing.T) {
 	e := openEngine(t, Options{})
 	texts := mixedTexts(32, 7)
-	for _, name := range wordPieceFixtures {
+	for _, name := range append(slices.Clone(wordPieceFixtures), "xlmr", "modernbert", "qwen2", "qwen3") {
 		dir := golden.Dir(name)
 		batch, err := e.Embed(context.Background(), dir, texts)
 		if err != nil {

@@ -172,7 +172,9 @@ func takeRMSNorm(w *Weights, name string, size int, eps float64) rmsNorm {
 // apply normalises [..., D] over D.
 func (n rmsNorm) apply(p Params, x *Node) *Node {
 	variance := ReduceAndKeep(Square(x), ReduceMean, -1)
-	x = Mul(x, Rsqrt(AddScalar(variance, n.eps)))
+	// x / √(mean(x²) + eps): Div and Sqrt rather than Rsqrt, which the ONNX
+	// Runtime backend lacks.
+	x = Div(x, Sqrt(AddScalar(variance, n.eps)))
 	return Mul(x, ExpandLeftToRank(p[n.w], x.Rank()))
 }
 
