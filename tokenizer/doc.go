@@ -59,4 +59,8 @@
 //
 // A Tokenizer is immutable after loading and safe for concurrent use;
 // per-call scratch memory comes from a sync.Pool.
+//
+// Built with the `daulet` tag, RustTokenizer (FromFileRust) encodes single
+// sequences with the Rust crate itself through github.com/daulet/tokenizers,
+// for cross-checks; it needs libtokenizers.a at link time.
 package tokenizer
