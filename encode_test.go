@@ -575,14 +575,10 @@ func TestBGEM3Internals(t *testing.T) {
 }
 
 // TestBGEM3EndToEnd runs the xlmr fixture's texts through Encode. It needs
-// the XLM-R Unigram tokenizer and is skipped only while the tokenizer
-// package reports that tokenizer.json as unsupported.
+// the XLM-R Unigram tokenizer.
 func TestBGEM3EndToEnd(t *testing.T) {
 	ref := loadBGEM3(t)
 	if _, err := tokenizer.FromFile(filepath.Join(ref.c.Dir, "tokenizer.json")); err != nil {
-		if strings.Contains(err.Error(), "unsupported") && strings.Contains(err.Error(), "type") {
-			t.Skipf("xlmr tokenizer.json not supported yet: %v", err)
-		}
 		t.Fatal(err)
 	}
 	e := openEngine(t, Options{})
