@@ -427,37 +427,6 @@ func FuzzEncodePairUnigram(f *testing.F) {
 	})
 }
 
-// BenchmarkTokenizeUnigram encodes the benchmark text set with the xlmr
-// tokenizer (Precompiled + Replace, Metaspace, Unigram), single goroutine
-// and parallel.
-func BenchmarkTokenizeUnigram(b *testing.B) {
-	tk := specTokenizer(b, "xlmr")
-	texts, total := benchTexts(b)
-	b.Run("single", func(b *testing.B) {
-		b.SetBytes(int64(total))
-		b.ReportAllocs()
-		for i := 0; i < b.N; i++ {
-			for _, s := range texts {
-				if _, err := tk.Encode(s, true); err != nil {
-					b.Fatal(err)
-				}
-			}
-		}
-	})
-	b.Run("parallel", func(b *testing.B) {
-		b.SetBytes(int64(total))
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
-				for _, s := range texts {
-					if _, err := tk.Encode(s, true); err != nil {
-						b.Fatal(err)
-					}
-				}
-			}
-		})
-	})
-}
-
 // TestUnigramConcurrentUse runs the xlmr goldens from several goroutines
 // (run with -race).
 func TestUnigramConcurrentUse(t *testing.T) {

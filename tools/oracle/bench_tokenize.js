@@ -41,6 +41,7 @@ async function main() {
   }
   console.log(JSON.stringify({
     runtime: 'tokenizers (Rust, Node binding) encodeBatch',
+    tokenizer: path.basename(arg('tokenizer')),
     threads: process.env.RAYON_NUM_THREADS || 'default',
     sentences: texts.length, bytes, tokens, seconds: best,
     mb_per_s: bytes / best / 1e6, tokens_per_s: tokens / best,
