@@ -52,7 +52,7 @@ if [[ ! -d "$CORPUS/package/builds" ]]; then
   (cd "$CORPUS" && npm pack --silent nlp-corpus@4.4.0 >/dev/null && tar xzf nlp-corpus-4.4.0.tgz)
 fi
 SIE_TOKENIZER_ORACLE=1 SIE_TOKENIZER_CORPUS="$CORPUS/package/builds" \
-  go test -count=1 -timeout 40m -run 'TestOracleLive$' ./tokenizer/
+  go test -count=1 -timeout 60m -run 'TestOracleLive$' ./tokenizer/
 
 step "go test -race (concurrency, batching, errors, tokenizer)"
 # -race turns on checkptr, which rejects the pointer arithmetic of the pure-Go
