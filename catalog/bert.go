@@ -53,18 +53,14 @@ func parseBertConfig(data []byte) (*BertConfig, error) {
 	return c, c.validate()
 }
 
-// bertEmbeddings: word + absolute position + token type, then LayerNorm.
-type bertEmbeddings struct {
-	word, position, tokenType embedding
-	hasTokenType              bool
-	norm                      layerNorm
-}
-
-func takeBertEmbeddings(w *Weights, c *BertConfig) bertEmbeddings {
-	e := bertEmbeddings{
-		word:     takeEmbedding(w, "embeddings.word_embeddings", -1, c.HiddenSize),
-		position: takeEmbedding(w, "embeddings.position_embeddings", c.MaxPositionEmbeddings, c.HiddenSize),
-		norm:     takeLayerNorm(w, "embeddings.LayerNorm", c.HiddenSize, c.LayerNormEps, true),
+// takeBertEmbeddings builds BertEmbeddings: word + token type + absolute
+// position, then LayerNorm.
+func takeBertEmbeddings(w *Weights, c *BertConfig) sumEmbeddings {
+	e := sumEmbeddings{
+		word:         takeEmbedding(w, "embeddings.word_embeddings", -1, c.HiddenSize),
+		position:     takeEmbedding(w, "embeddings.position_embeddings", c.MaxPositionEmbeddings, c.HiddenSize),
+		hasPositions: true,
+		norm:         takeLayerNorm(w, "embeddings.LayerNorm", c.HiddenSize, c.LayerNormEps, true),
 	}
 	if c.TypeVocabSize > 0 {
 		e.tokenType = takeEmbedding(w, "embeddings.token_type_embeddings", c.TypeVocabSize, c.HiddenSize)
@@ -73,15 +69,6 @@ func takeBertEmbeddings(w *Weights, c *BertConfig) bertEmbeddings {
 	// A buffer of arange(max_positions), not a weight.
 	w.Ignore("embeddings.position_ids")
 	return e
-}
-
-// forward: ids, types, positions [B, T] → [B, T, H].
-func (e bertEmbeddings) forward(p Params, in Inputs) *Node {
-	x := Add(e.word.apply(p, in.IDs), e.position.apply(p, in.Positions))
-	if e.hasTokenType {
-		x = Add(x, e.tokenType.apply(p, in.TypeIDs))
-	}
-	return e.norm.apply(p, x)
 }
 
 // bertLayer is BertAttention (self-attention + output projection, residual,
@@ -125,7 +112,7 @@ func (pl *bertPooler) forward(p Params, hidden *Node) *Node {
 // BertModel is the bare encoder.
 type BertModel struct {
 	cfg        *BertConfig
-	embeddings bertEmbeddings
+	embeddings sumEmbeddings
 	layers     []bertLayer
 	pooler     *bertPooler // nil when the checkpoint stores none
 	arch       string

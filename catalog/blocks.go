@@ -302,3 +302,24 @@ func (m postNormMLP) forward(p Params, x *Node) *Node {
 	hidden := m.intermediate.apply(p, x, m.act) // [B, T, I]
 	return m.norm.apply(p, Add(m.output.apply(p, hidden), x))
 }
+
+// sumEmbeddings is the embedding block of BERT's descendants: word
+// embeddings plus, when the model has them, token-type and absolute position
+// embeddings, then LayerNorm.
+type sumEmbeddings struct {
+	word, tokenType, position  embedding
+	hasTokenType, hasPositions bool
+	norm                       layerNorm
+}
+
+// forward: ids, types, positions [B, T] → [B, T, H].
+func (e sumEmbeddings) forward(p Params, in Inputs) *Node {
+	x := e.word.apply(p, in.IDs)
+	if e.hasTokenType {
+		x = Add(x, e.tokenType.apply(p, in.TypeIDs))
+	}
+	if e.hasPositions {
+		x = Add(x, e.position.apply(p, in.Positions))
+	}
+	return e.norm.apply(p, x)
+}

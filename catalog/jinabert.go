@@ -122,25 +122,17 @@ func alibiBias(positions *Node, heads int) *Node {
 	return Mul(slopes, InsertAxes(dist, 1)) // [B, heads, T, T]
 }
 
-// jinaBertEmbeddings: word + token type, then LayerNorm (no positions).
-type jinaBertEmbeddings struct {
-	word, tokenType embedding
-	norm            layerNorm
-}
-
-func takeJinaBertEmbeddings(w *Weights, c *JinaBertConfig) jinaBertEmbeddings {
-	e := jinaBertEmbeddings{
-		word:      takeEmbedding(w, "embeddings.word_embeddings", -1, c.HiddenSize),
-		tokenType: takeEmbedding(w, "embeddings.token_type_embeddings", c.TypeVocabSize, c.HiddenSize),
-		norm:      takeLayerNorm(w, "embeddings.LayerNorm", c.HiddenSize, c.LayerNormEps, true),
+// takeJinaBertEmbeddings builds JinaBertEmbeddings: word + token type, then
+// LayerNorm (no positions: ALiBi replaces them).
+func takeJinaBertEmbeddings(w *Weights, c *JinaBertConfig) sumEmbeddings {
+	e := sumEmbeddings{
+		word:         takeEmbedding(w, "embeddings.word_embeddings", -1, c.HiddenSize),
+		tokenType:    takeEmbedding(w, "embeddings.token_type_embeddings", c.TypeVocabSize, c.HiddenSize),
+		hasTokenType: true,
+		norm:         takeLayerNorm(w, "embeddings.LayerNorm", c.HiddenSize, c.LayerNormEps, true),
 	}
 	w.Ignore("embeddings.position_ids") // buffer, not a weight
 	return e
-}
-
-// forward: ids, types [B, T] → [B, T, H].
-func (e jinaBertEmbeddings) forward(p Params, in Inputs) *Node {
-	return e.norm.apply(p, Add(e.word.apply(p, in.IDs), e.tokenType.apply(p, in.TypeIDs)))
 }
 
 // jinaBertLayer is JinaBertAttention (BERT's self-attention plus the ALiBi
@@ -200,7 +192,7 @@ func (l jinaBertLayer) forward(p Params, x, mask, alibi *Node) *Node {
 // JinaBertModel is the bare encoder.
 type JinaBertModel struct {
 	cfg        *JinaBertConfig
-	embeddings jinaBertEmbeddings
+	embeddings sumEmbeddings
 	layers     []jinaBertLayer
 	pooler     *bertPooler // JinaBertPooler is BertPooler; nil when not stored
 	arch       string

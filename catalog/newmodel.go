@@ -129,16 +129,10 @@ func newInvFreq(c *NewModelConfig) []float64 {
 	return inv
 }
 
-// newEmbeddings: word (+ token type when type_vocab_size > 0, + absolute
+// takeNewEmbeddings builds NewEmbeddings: word (+ token type when type_vocab_size > 0, + absolute
 // position for position_embedding_type "absolute"), then LayerNorm.
-type newEmbeddings struct {
-	word, tokenType, position  embedding
-	hasTokenType, hasPositions bool
-	norm                       layerNorm
-}
-
-func takeNewEmbeddings(w *Weights, c *NewModelConfig) newEmbeddings {
-	e := newEmbeddings{
+func takeNewEmbeddings(w *Weights, c *NewModelConfig) sumEmbeddings {
+	e := sumEmbeddings{
 		word: takeEmbedding(w, "embeddings.word_embeddings", -1, c.HiddenSize),
 		norm: takeLayerNorm(w, "embeddings.LayerNorm", c.HiddenSize, c.LayerNormEps, true),
 	}
@@ -152,18 +146,6 @@ func takeNewEmbeddings(w *Weights, c *NewModelConfig) newEmbeddings {
 	}
 	w.Ignore("embeddings.position_ids") // buffer, not a weight
 	return e
-}
-
-// forward: ids, types, positions [B, T] → [B, T, H].
-func (e newEmbeddings) forward(p Params, in Inputs) *Node {
-	x := e.word.apply(p, in.IDs)
-	if e.hasTokenType {
-		x = Add(x, e.tokenType.apply(p, in.TypeIDs))
-	}
-	if e.hasPositions {
-		x = Add(x, e.position.apply(p, in.Positions))
-	}
-	return e.norm.apply(p, x)
 }
 
 // newLayer is the post-norm NewLayer: h = attn_ln(h + o_proj(attn(h))), then
@@ -233,7 +215,7 @@ func (l newLayer) forward(p Params, x, mask *Node, rope *rotary, cos, sin *Node)
 // NewModel is the bare encoder.
 type NewModel struct {
 	cfg        *NewModelConfig
-	embeddings newEmbeddings
+	embeddings sumEmbeddings
 	rope       *rotary // nil for absolute positions
 	layers     []newLayer
 	pooler     *bertPooler // NewPooler is BertPooler; nil when not stored

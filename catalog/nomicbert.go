@@ -138,16 +138,10 @@ func parseNomicBertConfig(data []byte) (*NomicBertConfig, error) {
 	return c, c.validate()
 }
 
-// nomicBertEmbeddings: word + token type (+ absolute position when there is
+// takeNomicBertEmbeddings builds NomicBertEmbeddings: word + token type (+ absolute position when there is
 // no rotary), then emb_ln.
-type nomicBertEmbeddings struct {
-	word, tokenType, position  embedding
-	hasTokenType, hasPositions bool
-	norm                       layerNorm
-}
-
-func takeNomicBertEmbeddings(w *Weights, c *NomicBertConfig) nomicBertEmbeddings {
-	e := nomicBertEmbeddings{
+func takeNomicBertEmbeddings(w *Weights, c *NomicBertConfig) sumEmbeddings {
+	e := sumEmbeddings{
 		word: takeEmbedding(w, "embeddings.word_embeddings", -1, c.NEmbd),
 		norm: takeLayerNorm(w, "emb_ln", c.NEmbd, c.LayerNormEpsilon, true),
 	}
@@ -160,18 +154,6 @@ func takeNomicBertEmbeddings(w *Weights, c *NomicBertConfig) nomicBertEmbeddings
 		e.hasPositions = true
 	}
 	return e
-}
-
-// forward: ids, types, positions [B, T] → [B, T, H].
-func (e nomicBertEmbeddings) forward(p Params, in Inputs) *Node {
-	x := e.word.apply(p, in.IDs)
-	if e.hasTokenType {
-		x = Add(x, e.tokenType.apply(p, in.TypeIDs))
-	}
-	if e.hasPositions {
-		x = Add(x, e.position.apply(p, in.Positions))
-	}
-	return e.norm.apply(p, x)
 }
 
 // nomicBertBlock is the post-norm NomicBertBlock:
@@ -241,7 +223,7 @@ func (b nomicBertBlock) forward(p Params, x, mask *Node, rope *rotary, cos, sin 
 // NomicBertModel is the bare encoder (upstream builds it without a pooler).
 type NomicBertModel struct {
 	cfg        *NomicBertConfig
-	embeddings nomicBertEmbeddings
+	embeddings sumEmbeddings
 	rope       *rotary // nil for absolute positions
 	layers     []nomicBertBlock
 	arch       string
