@@ -16,8 +16,8 @@ import (
 )
 
 // The helpers below are shared by the MPNet, NomicBert, NewModel and
-// JinaBert tests: they generalise bert_test.go's runHidden to arbitrary rows
-// (packed ones included) and to the pooler output.
+// JinaBert tests (and BERT's): they run arbitrary rows (packed ones included)
+// and compare hidden states and pooler output with upstream.
 
 // encoderFixture is a fixture with its architecture built and checked.
 type encoderFixture struct {

@@ -97,23 +97,7 @@ func TestBPECodePointSweep(t *testing.T) {
 
 // TestBPEOracleLiveSweep is TestOracleLiveSweep for the BPE tokenizers.
 func TestBPEOracleLiveSweep(t *testing.T) {
-	oracleEnabled(t)
-	max := "3ffff"
-	if s := os.Getenv("SIE_TOKENIZER_SWEEP_MAX"); s != "" {
-		max = s
-	}
-	specs := bpeSweepSpecs
-	if s := os.Getenv("SIE_TOKENIZER_SPECS"); s != "" {
-		specs = strings.Split(s, ",")
-	}
-	for _, name := range specs {
-		t.Run(name, func(t *testing.T) {
-			out := runNode(t, nil, "--sweep", name, "--max", max, "--out", "-")
-			lines, m := expandSweep(t, bytes.NewReader(out))
-			agree := checkSweep(t, specTokenizer(t, name), lines, m)
-			t.Logf("%s: %d/%d live code point encodings agree (max U+%04X)", name, agree, len(lines), m)
-		})
-	}
+	liveSweep(t, "3ffff", bpeSweepSpecs)
 }
 
 // TestOracleLiveFiles runs the live comparison (corpus, random strings,
@@ -128,30 +112,14 @@ func TestOracleLiveFiles(t *testing.T) {
 		t.Skip("SIE_TOKENIZER_FILES not set")
 	}
 	cases := liveCases(t)
-	var in bytes.Buffer
-	enc := json.NewEncoder(&in)
-	for _, c := range cases {
-		m := map[string]any{"text": c.Text}
-		if c.Pair != nil {
-			m["pair"] = *c.Pair
-		}
-		if c.AddSpecial != nil {
-			m["add_special"] = *c.AddSpecial
-		}
-		if len(c.Trunc) > 0 {
-			m["trunc"] = c.Trunc
-		}
-		if err := enc.Encode(m); err != nil {
-			t.Fatal(err)
-		}
-	}
+	in := encodeInputs(t, cases)
 	for _, f := range strings.Split(files, ",") {
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			tk, err := FromFile(f)
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := parseGoldenCases(t, runNode(t, in.Bytes(), "--tokenizer", f, "--inputs", "-", "--out", "-"))
+			got := parseGoldenCases(t, runNode(t, in, "--tokenizer", f, "--inputs", "-", "--out", "-"))
 			if len(got) != len(cases) {
 				t.Fatalf("oracle returned %d results for %d cases", len(got), len(cases))
 			}

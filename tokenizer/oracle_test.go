@@ -147,30 +147,14 @@ func liveCases(t *testing.T) []goldenCase {
 func TestOracleLive(t *testing.T) {
 	oracleEnabled(t)
 	cases := liveCases(t)
-	var in bytes.Buffer
-	enc := json.NewEncoder(&in)
-	for _, c := range cases {
-		m := map[string]any{"text": c.Text}
-		if c.Pair != nil {
-			m["pair"] = *c.Pair
-		}
-		if c.AddSpecial != nil {
-			m["add_special"] = *c.AddSpecial
-		}
-		if len(c.Trunc) > 0 {
-			m["trunc"] = c.Trunc
-		}
-		if err := enc.Encode(m); err != nil {
-			t.Fatal(err)
-		}
-	}
+	in := encodeInputs(t, cases)
 	for _, name := range liveSpecs(t) {
 		t.Run(name, func(t *testing.T) {
 			specFile := filepath.Join(t.TempDir(), "tokenizer.json")
 			if err := os.WriteFile(specFile, specJSON(t, name), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			got := parseGoldenCases(t, runNode(t, in.Bytes(), "--tokenizer", specFile, "--inputs", "-", "--out", "-"))
+			got := parseGoldenCases(t, runNode(t, in, "--tokenizer", specFile, "--inputs", "-", "--out", "-"))
 			if len(got) != len(cases) {
 				t.Fatalf("oracle returned %d results for %d cases", len(got), len(cases))
 			}
@@ -190,12 +174,22 @@ func TestOracleLive(t *testing.T) {
 }
 
 func TestOracleLiveSweep(t *testing.T) {
+	liveSweep(t, "10ffff", sweepSpecs)
+}
+
+// liveSweep compares every code point up to $SIE_TOKENIZER_SWEEP_MAX
+// (default defMax), alone and inside text, with the oracle for the specs in
+// $SIE_TOKENIZER_SPECS (default specs).
+func liveSweep(t *testing.T, defMax string, specs []string) {
 	oracleEnabled(t)
-	max := "10ffff"
+	max := defMax
 	if s := os.Getenv("SIE_TOKENIZER_SWEEP_MAX"); s != "" {
 		max = s
 	}
-	for _, name := range sweepSpecs {
+	if s := os.Getenv("SIE_TOKENIZER_SPECS"); s != "" {
+		specs = strings.Split(s, ",")
+	}
+	for _, name := range specs {
 		t.Run(name, func(t *testing.T) {
 			out := runNode(t, nil, "--sweep", name, "--max", max, "--out", "-")
 			lines, m := expandSweep(t, bytes.NewReader(out))
@@ -203,4 +197,26 @@ func TestOracleLiveSweep(t *testing.T) {
 			t.Logf("%s: %d/%d live code point encodings agree (max U+%04X)", name, agree, len(lines), m)
 		})
 	}
+}
+
+// encodeInputs writes cases as the oracle script's JSON-lines input.
+func encodeInputs(t *testing.T, cases []goldenCase) []byte {
+	var in bytes.Buffer
+	enc := json.NewEncoder(&in)
+	for _, c := range cases {
+		m := map[string]any{"text": c.Text}
+		if c.Pair != nil {
+			m["pair"] = *c.Pair
+		}
+		if c.AddSpecial != nil {
+			m["add_special"] = *c.AddSpecial
+		}
+		if len(c.Trunc) > 0 {
+			m["trunc"] = c.Trunc
+		}
+		if err := enc.Encode(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return in.Bytes()
 }

@@ -42,23 +42,7 @@ func TestUnigramCodePointSweep(t *testing.T) {
 // (default U+10FFFF) of the xlmr tokenizer, or of the specs listed in
 // SIE_TOKENIZER_SPECS.
 func TestOracleLiveUnigramSweep(t *testing.T) {
-	oracleEnabled(t)
-	max := "10ffff"
-	if s := os.Getenv("SIE_TOKENIZER_SWEEP_MAX"); s != "" {
-		max = s
-	}
-	names := unigramSweepSpecs
-	if s := os.Getenv("SIE_TOKENIZER_SPECS"); s != "" {
-		names = strings.Split(s, ",")
-	}
-	for _, name := range names {
-		t.Run(name, func(t *testing.T) {
-			out := runNode(t, nil, "--sweep", name, "--max", max, "--out", "-")
-			lines, m := expandSweep(t, bytes.NewReader(out))
-			agree := checkSweep(t, specTokenizer(t, name), lines, m)
-			t.Logf("%s: %d/%d live code point encodings agree (max U+%04X)", name, agree, len(lines), m)
-		})
-	}
+	liveSweep(t, "10ffff", unigramSweepSpecs)
 }
 
 // corpusSentences reads the nlp-corpus builds directory (doc-*.json).
