@@ -15,7 +15,7 @@ import (
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 
-	"github.com/sie-project/sie/catalog"
+	"github.com/sie-project/sie/arch"
 	"github.com/sie-project/sie/tokenizer"
 )
 
@@ -60,7 +60,7 @@ type pylateSettings struct {
 // hiddenTokenType marks, in a sequence's type ids, a token that is computed
 // but never attended to (PyLate's query expansion with
 // attend_to_expansion_tokens false). The graph turns it into a negative
-// segment number (catalog.Inputs) and type id 0.
+// segment number (arch.Inputs) and type id 0.
 const hiddenTokenType = -1
 
 // readPylate reads a ColBERT model's settings the way pylate.models.ColBERT
@@ -205,7 +205,7 @@ func (h *multiHead) hidesTokens() bool {
 }
 
 // hideTokens turns hiddenTokenType into a negative segment number (a
-// query-only token, see catalog.Inputs) and type id 0.
+// query-only token, see arch.Inputs) and type id 0.
 func hideTokens(types, segments *graph.Node) (*graph.Node, *graph.Node) {
 	g := types.Graph()
 	hidden := graph.LessThan(types, graph.ScalarZero(g, types.DType()))
@@ -213,7 +213,7 @@ func hideTokens(types, segments *graph.Node) (*graph.Node, *graph.Node) {
 }
 
 // graph projects and normalises every token: hidden [B, T, H] → [B, T, dim].
-func (h *multiHead) graph(p catalog.Params, hidden *graph.Node) *graph.Node {
+func (h *multiHead) graph(p arch.Params, hidden *graph.Node) *graph.Node {
 	return l2Normalize(h.proj.project(p, hidden))
 }
 

@@ -116,6 +116,10 @@ type EncodeOptions struct {
 	// selects.
 	Prompt string
 
+	// NoPrompt embeds the items as given, with no template or default
+	// instruction (see the NoPrompt option); a Prompt still applies.
+	NoPrompt bool
+
 	// DType is the element type of the dense and multivector outputs; zero
 	// means Float32 (Encoding.Dense, Encoding.Multivector). Any other value
 	// fills Encoding.Quantized and Encoding.QuantizedMultivector instead.
@@ -205,7 +209,7 @@ func (e *Engine) encode(ctx context.Context, l *loaded, model string, items []st
 	if len(items) == 0 {
 		return []Encoding{}, nil
 	}
-	cfg := &callConfig{isQuery: opts.IsQuery, instruction: opts.Instruction, promptName: opts.Prompt}
+	cfg := &callConfig{isQuery: opts.IsQuery, instruction: opts.Instruction, promptName: opts.Prompt, noPrompt: opts.NoPrompt}
 	out := make([]Encoding, len(items))
 
 	// Doc-only sparse models weigh query tokens without the model.

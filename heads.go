@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 
-	"github.com/sie-project/sie/catalog"
+	"github.com/sie-project/sie/arch"
 	"github.com/sie-project/sie/internal/pytorch"
 	"github.com/sie-project/sie/internal/safetensors"
 )
@@ -24,17 +24,17 @@ import (
 //   - BGE-M3: sparse_linear and colbert_linear beside an XLM-RoBERTa model,
 //     from .safetensors copies or else the .pt state dicts the hub ships;
 //   - ColBERT: PyLate Dense modules (colbert.go).
-func (m *model) loadHeads(params []catalog.Param) ([]catalog.Param, error) {
+func (m *model) loadHeads(params []arch.Param) ([]arch.Param, error) {
 	h := m.info.HiddenSize
 	splade := m.pool.splade
 	if splade == nil && !exists(filepath.Join(m.dir, "modules.json")) && (exists(filepath.Join(m.dir, "idf.json")) || exists(filepath.Join(m.dir, "query_token_weights.txt"))) {
-		if _, ok := m.encoder.(catalog.MaskedLM); ok {
+		if _, ok := m.encoder.(arch.MaskedLM); ok {
 			splade = &spladePooling{Strategy: "max", Activation: "relu"}
 			m.outputs &^= outDense
 		}
 	}
 	if splade != nil {
-		mlm, ok := m.encoder.(catalog.MaskedLM)
+		mlm, ok := m.encoder.(arch.MaskedLM)
 		if !ok {
 			return nil, fmt.Errorf("%w: SpladePooling needs a masked-language-model checkpoint; %s has no MLM head", ErrUnsupportedArchitecture, m.info.Architecture)
 		}
@@ -55,8 +55,8 @@ func (m *model) loadHeads(params []catalog.Param) ([]catalog.Param, error) {
 			if m.sparse != nil {
 				return nil, fmt.Errorf("%w: both a SPLADE module and %s", ErrUnsupportedArchitecture, file)
 			}
-			w := catalog.NewWeights(src)
-			wi := w.TakeTransformed("weight", []int{1, h}, catalog.Transpose2D)
+			w := arch.NewWeights(src)
+			wi := w.TakeTransformed("weight", []int{1, h}, arch.Transpose2D)
 			bi := w.TakeExact("bias", 1)
 			if err := w.Check(); err != nil {
 				return nil, joinKind(ErrInvalidModel, fmt.Errorf("%s: %w", file, err))
@@ -74,8 +74,8 @@ func (m *model) loadHeads(params []catalog.Param) ([]catalog.Param, error) {
 			return nil, err
 		}
 		if src != nil {
-			w := catalog.NewWeights(src)
-			wi := w.TakeTransformed("weight", []int{-1, h}, catalog.Transpose2D)
+			w := arch.NewWeights(src)
+			wi := w.TakeTransformed("weight", []int{-1, h}, arch.Transpose2D)
 			bi := w.TakeExact("bias", -1)
 			if err := w.Check(); err != nil {
 				return nil, joinKind(ErrInvalidModel, fmt.Errorf("%s: %w", file, err))
@@ -113,7 +113,7 @@ func (m *model) loadHeads(params []catalog.Param) ([]catalog.Param, error) {
 
 // headTensors opens dir/base.safetensors, else dir/base.pt (a torch.save
 // state dict); it returns a nil source when neither exists.
-func headTensors(dir, base string) (catalog.TensorSource, string, error) {
+func headTensors(dir, base string) (arch.TensorSource, string, error) {
 	st := filepath.Join(dir, base+".safetensors")
 	if exists(st) {
 		set, err := safetensors.OpenFiles(st)

@@ -14,7 +14,7 @@ import (
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 
-	"github.com/sie-project/sie/catalog"
+	"github.com/sie-project/sie/arch"
 	"github.com/sie-project/sie/internal/pytorch"
 	"github.com/sie-project/sie/internal/safetensors"
 	"github.com/sie-project/sie/tokenizer"
@@ -25,9 +25,9 @@ import (
 type model struct {
 	name    string // as the caller named it
 	dir     string
-	info    catalog.Info
-	encoder catalog.Encoder
-	weights []*tensors.Tensor // on the device, in catalog.Params order
+	info    arch.Info
+	encoder arch.Encoder
+	weights []*tensors.Tensor // on the device, in arch.Params order
 	bytes   int64             // weights' size on the device
 
 	tok     *tokenizer.Tokenizer // truncation set to maxLen
@@ -38,7 +38,7 @@ type model struct {
 	dim     int
 
 	// classifier is set for cross-encoders, which give scores only.
-	classifier catalog.SequenceClassifier
+	classifier arch.SequenceClassifier
 	outputs    outputSet // what the model can give
 
 	sparse *sparseHead // set when outputs has outSparse (sparse.go)
@@ -99,7 +99,7 @@ type checkpointFiles struct {
 	config []byte
 }
 
-// safetensorsSource adapts a safetensors.Set to catalog.TensorSource.
+// safetensorsSource adapts a safetensors.Set to arch.TensorSource.
 type safetensorsSource struct{ set *safetensors.Set }
 
 func (s safetensorsSource) Names() []string { return s.set.Names() }
@@ -284,9 +284,9 @@ func loadModel(backend compute.Backend, name, dir string, s modelSettings, reser
 		}
 		return nil, err
 	}
-	build, _, err := catalog.Lookup(config)
+	build, _, err := arch.Lookup(config)
 	if err != nil {
-		if errors.Is(err, catalog.ErrUnsupported) {
+		if errors.Is(err, arch.ErrUnsupported) {
 			return nil, joinKind(ErrUnsupportedArchitecture, err)
 		}
 		return nil, joinKind(ErrInvalidModel, err)
@@ -299,7 +299,7 @@ func loadModel(backend compute.Backend, name, dir string, s modelSettings, reser
 		}
 		return nil, joinKind(ErrInvalidModel, err)
 	}
-	w := catalog.NewWeights(safetensorsSource{set})
+	w := arch.NewWeights(safetensorsSource{set})
 	enc, err := build(config, w)
 	if err != nil {
 		return nil, joinKind(ErrInvalidModel, err)
@@ -313,7 +313,7 @@ func loadModel(backend compute.Backend, name, dir string, s modelSettings, reser
 		return nil, joinKind(ErrInvalidModel, err)
 	}
 	m := &model{name: name, dir: dir, encoder: enc, info: enc.Info(), backend: backend, execs: map[execKey]*graph.Exec{}, shapes: map[shapeKey]bool{}}
-	if c, ok := enc.(catalog.SequenceClassifier); ok {
+	if c, ok := enc.(arch.SequenceClassifier); ok {
 		m.classifier, m.outputs = c, outScore
 	} else {
 		if s.pooling != nil {
@@ -399,13 +399,13 @@ func (m *model) execFor(k execKey) (*graph.Exec, error) {
 	}
 	nw := len(m.weights)
 	fn := func(in []*graph.Node) []*graph.Node {
-		p := catalog.Params(in[:nw])
+		p := arch.Params(in[:nw])
 		x := in[nw:]
 		types, segments := x[1], x[3]
 		if m.multi.hidesTokens() {
 			types, segments = hideTokens(types, segments)
 		}
-		hidden := m.encoder.Forward(p, catalog.Inputs{IDs: x[0], TypeIDs: types, Positions: x[2], Segments: segments})
+		hidden := m.encoder.Forward(p, arch.Inputs{IDs: x[0], TypeIDs: types, Positions: x[2], Segments: segments})
 		var outs []*graph.Node
 		var pooled *graph.Node
 		if k.outputs&outDense != 0 {
@@ -417,7 +417,7 @@ func (m *model) execFor(k execKey) (*graph.Exec, error) {
 			outs = append(outs, emb)
 		}
 		if k.outputs&outScore != 0 {
-			outs = append(outs, catalog.ClassifySegments(m.classifier, p, hidden, x[4], x[3]))
+			outs = append(outs, arch.ClassifySegments(m.classifier, p, hidden, x[4], x[3]))
 		}
 		if k.outputs&outSparse != 0 {
 			outs = append(outs, m.sparse.graph(p, hidden, segments, x[4]))
@@ -571,7 +571,7 @@ func finalizeAll(ts []*tensors.Tensor) {
 
 // readModuleTensors reads the weights of a sentence-transformers module
 // folder: model.safetensors, else a PyTorch pytorch_model.bin.
-func readModuleTensors(dir string) (catalog.TensorSource, error) {
+func readModuleTensors(dir string) (arch.TensorSource, error) {
 	if _, err := os.Stat(filepath.Join(dir, "model.safetensors")); err == nil {
 		set, err := safetensors.OpenFiles(filepath.Join(dir, "model.safetensors"))
 		if err != nil {
@@ -590,7 +590,7 @@ func readModuleTensors(dir string) (catalog.TensorSource, error) {
 	return mapSource(ts), nil
 }
 
-// mapSource adapts loose tensors to catalog.TensorSource.
+// mapSource adapts loose tensors to arch.TensorSource.
 type mapSource map[string]*safetensors.Tensor
 
 func (m mapSource) Names() []string {

@@ -9,7 +9,7 @@ import (
 	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/gomlx/core/graph"
 
-	"github.com/sie-project/sie/catalog"
+	"github.com/sie-project/sie/arch"
 )
 
 // PoolingMode is how token vectors become one vector per text.
@@ -206,7 +206,7 @@ func readDense(dir string) (stDense, error) {
 
 // takeDense loads the Dense modules' weights (strictly: exactly linear.weight
 // and, with bias, linear.bias) and appends them to params.
-func (p *pooling) takeDense(params []catalog.Param, width int) ([]catalog.Param, error) {
+func (p *pooling) takeDense(params []arch.Param, width int) ([]arch.Param, error) {
 	for i := range p.dense {
 		d := &p.dense[i]
 		if d.in != width {
@@ -216,9 +216,9 @@ func (p *pooling) takeDense(params []catalog.Param, width int) ([]catalog.Param,
 		if err != nil {
 			return nil, err
 		}
-		w := catalog.NewWeights(tensors)
+		w := arch.NewWeights(tensors)
 		d.w = len(params)
-		wi := w.TakeTransformed("linear.weight", []int{d.out, d.in}, catalog.Transpose2D)
+		wi := w.TakeTransformed("linear.weight", []int{d.out, d.in}, arch.Transpose2D)
 		bi := -1
 		if d.bias {
 			bi = w.Take("linear.bias", d.out)
@@ -238,7 +238,7 @@ func (p *pooling) takeDense(params []catalog.Param, width int) ([]catalog.Param,
 }
 
 // project applies the Dense modules to pooled [B, S, width].
-func (p pooling) project(params catalog.Params, x *graph.Node) *graph.Node {
+func (p pooling) project(params arch.Params, x *graph.Node) *graph.Node {
 	for _, d := range p.dense {
 		x = graph.Einsum("bsi,io->bso", x, params[d.w])
 		if d.bias {

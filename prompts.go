@@ -66,6 +66,12 @@ func (p prompts) apply(text string, o *callConfig) (string, error) {
 		}
 		return fill(prefix, o.instruction, text), nil
 	}
+	if o.noPrompt {
+		if o.instruction != "" {
+			return "", fmt.Errorf("%w: an instruction cannot be combined with NoPrompt", ErrInvalidInput)
+		}
+		return text, nil
+	}
 	tmpl, instruction := p.document, o.instruction
 	if o.isQuery {
 		tmpl = p.query

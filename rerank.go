@@ -6,7 +6,7 @@ import (
 	"math"
 	"unicode/utf8"
 
-	"github.com/sie-project/sie/catalog"
+	"github.com/sie-project/sie/arch"
 )
 
 // Ranked is one document of a Rerank result.
@@ -17,8 +17,8 @@ type Ranked struct {
 
 // Score activations for ScoreActivation.
 const (
-	ScoreSigmoid = catalog.ScoreSigmoid  // 1 / (1 + e^−logit)
-	ScoreRaw     = catalog.ScoreIdentity // the logit itself
+	ScoreSigmoid = arch.ScoreSigmoid  // 1 / (1 + e^−logit)
+	ScoreRaw     = arch.ScoreIdentity // the logit itself
 )
 
 // TopK keeps only the k best documents (k ≤ 0 keeps all). Rerank only.

@@ -427,6 +427,7 @@ type callConfig struct {
 	isQuery     bool
 	instruction string
 	promptName  string
+	noPrompt    bool
 
 	topK       int         // Rerank: keep the best k; 0 keeps all
 	activation string      // Rerank: "", ScoreSigmoid or ScoreRaw
@@ -447,6 +448,13 @@ func Instruction(s string) Option { return func(c *callConfig) { c.instruction =
 // Prompt applies a named prompt from the model's
 // config_sentence_transformers.json, like sentence-transformers' prompt_name.
 func Prompt(name string) Option { return func(c *callConfig) { c.promptName = name } }
+
+// NoPrompt embeds the texts exactly as given: no query or document template
+// and no default instruction, as the OpenAI-, TEI- and Infinity-compatible
+// routes do (those providers apply none, so their users typed any prefix by
+// hand). A prompt named with Prompt still applies. Without NoPrompt the Go
+// API applies the model's templates, as SIE does.
+func NoPrompt() Option { return func(c *callConfig) { c.noPrompt = true } }
 
 func newCallConfig(opts []Option) *callConfig {
 	c := &callConfig{}

@@ -22,7 +22,7 @@ import (
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 
-	"github.com/sie-project/sie/catalog"
+	"github.com/sie-project/sie/arch"
 )
 
 // SparseVector is a sparse embedding over the model's vocabulary: a weight
@@ -83,7 +83,7 @@ type sparseHead struct {
 	kind sparseKind
 
 	// SPLADE
-	mlm    catalog.MaskedLM
+	mlm    arch.MaskedLM
 	splade spladePooling
 
 	// BGE-M3: sparse_linear weight [H, 1] and bias [1] among the params,
@@ -129,7 +129,7 @@ func readSpladePooling(dir string) (*spladePooling, error) {
 // vocabulary vector per segment slot, [B, S, V] (S = first's width); BGE-M3
 // one weight per token, [B, T]. Padding and other segments weigh 0, as
 // upstream multiplies by the attention mask.
-func (h *sparseHead) graph(p catalog.Params, hidden, segments, first *graph.Node) *graph.Node {
+func (h *sparseHead) graph(p arch.Params, hidden, segments, first *graph.Node) *graph.Node {
 	if h.kind == sparseTokens {
 		w := graph.Einsum("bth,ho->bto", hidden, p[h.w])
 		w = graph.MaxScalar(graph.Add(w, graph.ExpandLeftToRank(p[h.b], 3)), 0) // relu, [B, T, 1]

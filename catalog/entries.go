@@ -1,3 +1,5 @@
+// Package catalog lists the models sie knows by name and the settings their
+// original providers apply to them.
 package catalog
 
 // Entry is what sie knows about a catalog checkpoint beyond its own files:

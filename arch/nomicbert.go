@@ -1,4 +1,4 @@
-package catalog
+package arch
 
 // NomicBERT (Nussbaum et al., 2024, "Nomic Embed: Training a Reproducible
 // Long Context Text Embedder"): a post-norm BERT with rotary position

@@ -1,4 +1,4 @@
-package catalog
+package arch
 
 // ModernBERT (Warner et al., 2024, "Smarter, Better, Faster, Longer: A Modern
 // Bidirectional Encoder for Fast, Memory Efficient, and Long Context

@@ -1,4 +1,4 @@
-package catalog
+package arch
 
 // BERT (Devlin et al., 2018, "BERT: Pre-training of Deep Bidirectional
 // Transformers for Language Understanding"), mirroring Hugging Face

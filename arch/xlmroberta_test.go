@@ -1,9 +1,9 @@
-package catalog_test
+package arch_test
 
 import (
 	"testing"
 
-	"github.com/sie-project/sie/catalog"
+	"github.com/sie-project/sie/arch"
 )
 
 func TestXLMRobertaHiddenStates(t *testing.T) {
@@ -39,5 +39,5 @@ func TestRobertaPrefix(t *testing.T) {
 	if _, _, err := buildArch(fixtureConfig(t, c.Dir, map[string]any{"hidden_act": "gelu_fast"}), fixtureSource(t, c.Dir, "")); err == nil {
 		t.Fatal("unsupported hidden_act accepted")
 	}
-	var _ catalog.Encoder = enc
+	var _ arch.Encoder = enc
 }

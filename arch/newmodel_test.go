@@ -1,4 +1,4 @@
-package catalog_test
+package arch_test
 
 import (
 	"os"
@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sie-project/sie/catalog"
+	"github.com/sie-project/sie/arch"
 	"github.com/sie-project/sie/internal/golden"
 )
 
@@ -37,11 +37,11 @@ func TestNewModelUnsupported(t *testing.T) {
 		if edited == string(config) {
 			t.Fatalf("%s not found in config.json", c.from)
 		}
-		build, _, err := catalog.Lookup([]byte(edited))
+		build, _, err := arch.Lookup([]byte(edited))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := build([]byte(edited), catalog.NewWeights(emptySource{})); err == nil || !strings.Contains(err.Error(), c.want) {
+		if _, err := build([]byte(edited), arch.NewWeights(emptySource{})); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: error %v, want one naming %s", c.to, err, c.want)
 		}
 	}

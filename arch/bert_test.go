@@ -1,4 +1,4 @@
-package catalog_test
+package arch_test
 
 import (
 	"testing"
@@ -6,7 +6,7 @@ import (
 	"github.com/sie-project/sie/internal/safetensors"
 )
 
-// source adapts a safetensors checkpoint to catalog.TensorSource.
+// source adapts a safetensors checkpoint to arch.TensorSource.
 type source struct{ set *safetensors.Set }
 
 func (s source) Names() []string { return s.set.Names() }

@@ -1,4 +1,4 @@
-package catalog_test
+package arch_test
 
 import (
 	"encoding/json"
@@ -10,7 +10,7 @@ import (
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 
-	"github.com/sie-project/sie/catalog"
+	"github.com/sie-project/sie/arch"
 	"github.com/sie-project/sie/internal/golden"
 )
 
@@ -19,7 +19,7 @@ import (
 // cls.predictions.bias).
 func TestBertForMaskedLM(t *testing.T) {
 	c, m := loadArch(t, "splade")
-	mlm, ok := m.enc.(catalog.MaskedLM)
+	mlm, ok := m.enc.(arch.MaskedLM)
 	if !ok {
 		t.Fatalf("%T is not a MaskedLM", m.enc)
 	}
@@ -44,8 +44,8 @@ func TestBertForMaskedLM(t *testing.T) {
 	r := rowsFromInputs([]golden.Input{in}, 0)
 	np := len(m.params)
 	exec, err := NewExec(gobackend.GetBackend(), func(x []*Node) []*Node {
-		p := catalog.Params(x[:np])
-		h := mlm.Forward(p, catalog.Inputs{IDs: x[np], TypeIDs: x[np+1], Positions: x[np+2], Segments: x[np+3]})
+		p := arch.Params(x[:np])
+		h := mlm.Forward(p, arch.Inputs{IDs: x[np], TypeIDs: x[np+1], Positions: x[np+2], Segments: x[np+3]})
 		return []*Node{mlm.MLMLogits(p, h)}
 	})
 	if err != nil {
@@ -98,7 +98,7 @@ func TestMaskedLMTensors(t *testing.T) {
 	if err != nil {
 		t.Fatalf("untied decoder: %v", err)
 	}
-	if enc.(catalog.MaskedLM).VocabSize() != 30522 || len(w.Params()) == 0 {
+	if enc.(arch.MaskedLM).VocabSize() != 30522 || len(w.Params()) == 0 {
 		t.Fatal("untied decoder not built")
 	}
 	noBias := fixtureSource(t, c.Dir, "")

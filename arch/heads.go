@@ -1,4 +1,4 @@
-package catalog
+package arch
 
 // Cross-encoder heads: the *ForSequenceClassification classes of Hugging Face
 // transformers that rerankers are saved as, mirroring
@@ -241,7 +241,7 @@ func (m *ModernBertForSequenceClassification) head(p Params, pooled *Node) *Node
 // segments are needed: use ClassifySegments).
 func (m *ModernBertForSequenceClassification) Classify(p Params, hidden, first *Node) *Node {
 	if m.cfg.ClassifierPooling != "cls" {
-		exceptions.Panicf("catalog: %s with classifier_pooling %q needs the segment ids: call catalog.ClassifySegments",
+		exceptions.Panicf("arch: %s with classifier_pooling %q needs the segment ids: call arch.ClassifySegments",
 			m.arch, m.cfg.ClassifierPooling)
 	}
 	return m.head(p, segmentTokens(hidden, first))

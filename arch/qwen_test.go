@@ -1,4 +1,4 @@
-package catalog_test
+package arch_test
 
 import (
 	"encoding/json"

@@ -1,11 +1,11 @@
-package catalog_test
+package arch_test
 
 import (
 	"os"
 	"path/filepath"
 	"testing"
 
-	"github.com/sie-project/sie/catalog"
+	"github.com/sie-project/sie/arch"
 	"github.com/sie-project/sie/internal/golden"
 )
 
@@ -21,13 +21,13 @@ func TestJinaBertLookup(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, got, err := catalog.Lookup(config); err != nil || got != want {
+		if _, got, err := arch.Lookup(config); err != nil || got != want {
 			t.Errorf("%s: Lookup = %q, %v; want %q", fixture, got, err, want)
 		}
 	}
 	// Only auto_map names the class (architectures absent).
 	onlyAutoMap := []byte(`{"model_type": "bert", "auto_map": {"AutoModel": "jinaai/jina-bert-implementation--modeling_bert.JinaBertModel"}}`)
-	if _, got, err := catalog.Lookup(onlyAutoMap); err != nil || got != "JinaBertModel" {
+	if _, got, err := arch.Lookup(onlyAutoMap); err != nil || got != "JinaBertModel" {
 		t.Errorf("auto_map only: Lookup = %q, %v; want JinaBertModel", got, err)
 	}
 }

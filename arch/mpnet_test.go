@@ -1,4 +1,4 @@
-package catalog_test
+package arch_test
 
 import (
 	"fmt"
@@ -10,7 +10,7 @@ import (
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 
-	"github.com/sie-project/sie/catalog"
+	"github.com/sie-project/sie/arch"
 	"github.com/sie-project/sie/internal/golden"
 	"github.com/sie-project/sie/internal/safetensors"
 )
@@ -22,8 +22,8 @@ import (
 // encoderFixture is a fixture with its architecture built and checked.
 type encoderFixture struct {
 	c      *golden.Case
-	enc    catalog.Encoder
-	params []catalog.Param
+	enc    arch.Encoder
+	params []arch.Param
 }
 
 func loadEncoderFixture(t *testing.T, name string) *encoderFixture {
@@ -40,11 +40,11 @@ func loadEncoderFixture(t *testing.T, name string) *encoderFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	build, _, err := catalog.Lookup(config)
+	build, _, err := arch.Lookup(config)
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := catalog.NewWeights(source{set})
+	w := arch.NewWeights(source{set})
 	enc, err := build(config, w)
 	if err != nil {
 		t.Fatal(err)
@@ -128,7 +128,7 @@ func (f *encoderFixture) packedRow(texts []int, pad int) (tokenRows, []int) {
 }
 
 type poolerEncoder interface {
-	Pooler(p catalog.Params, hidden *Node) *Node
+	Pooler(p arch.Params, hidden *Node) *Node
 }
 
 // run executes the encoder on rows and returns the hidden states [B][T·H],
@@ -138,8 +138,8 @@ func (f *encoderFixture) run(t *testing.T, r tokenRows, withPooler bool) (hidden
 	np := len(f.params)
 	exec, err := NewExec(gobackend.GetBackend(), func(in []*Node) []*Node {
 		x := in[np:]
-		p := catalog.Params(in[:np])
-		h := f.enc.Forward(p, catalog.Inputs{IDs: x[0], TypeIDs: x[1], Positions: x[2], Segments: x[3]})
+		p := arch.Params(in[:np])
+		h := f.enc.Forward(p, arch.Inputs{IDs: x[0], TypeIDs: x[1], Positions: x[2], Segments: x[3]})
 		if !withPooler {
 			return []*Node{h}
 		}

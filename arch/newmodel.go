@@ -1,4 +1,4 @@
-package catalog
+package arch
 
 // NewModel, the "new" architecture of Alibaba's GTE v1.5 family (Zhang et
 // al., 2024, "mGTE: Generalized Long-Context Text Representation and

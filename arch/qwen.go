@@ -1,4 +1,4 @@
-package catalog
+package arch
 
 // Qwen2 (Yang et al., 2024, "Qwen2 Technical Report") and Qwen3 (Yang et al.,
 // 2025, "Qwen3 Technical Report") decoders used as text encoders (gte-Qwen2,

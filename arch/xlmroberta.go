@@ -1,4 +1,4 @@
-package catalog
+package arch
 
 // RoBERTa (Liu et al., 2019, "RoBERTa: A Robustly Optimized BERT Pretraining
 // Approach") and XLM-RoBERTa (Conneau et al., 2019, "Unsupervised

@@ -1,4 +1,4 @@
-package catalog_test
+package arch_test
 
 // Test harness for the architecture fixtures: build an encoder from a fixture
 // folder (optionally with an edited config or renamed / extra tensors), run
@@ -16,7 +16,7 @@ import (
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 
-	"github.com/sie-project/sie/catalog"
+	"github.com/sie-project/sie/arch"
 	"github.com/sie-project/sie/internal/golden"
 	"github.com/sie-project/sie/internal/safetensors"
 )
@@ -86,12 +86,12 @@ func fixtureConfig(t *testing.T, dir string, edits map[string]any) []byte {
 
 // buildArch builds the registered architecture for config from src and runs
 // the strict-loading check.
-func buildArch(config []byte, src catalog.TensorSource) (catalog.Encoder, *catalog.Weights, error) {
-	build, _, err := catalog.Lookup(config)
+func buildArch(config []byte, src arch.TensorSource) (arch.Encoder, *arch.Weights, error) {
+	build, _, err := arch.Lookup(config)
 	if err != nil {
 		return nil, nil, err
 	}
-	w := catalog.NewWeights(src)
+	w := arch.NewWeights(src)
 	enc, err := build(config, w)
 	if err != nil {
 		return nil, w, err
@@ -101,8 +101,8 @@ func buildArch(config []byte, src catalog.TensorSource) (catalog.Encoder, *catal
 
 // archModel is a built fixture.
 type archModel struct {
-	enc    catalog.Encoder
-	params []catalog.Param
+	enc    arch.Encoder
+	params []arch.Param
 }
 
 func loadArch(t *testing.T, name string) (*golden.Case, archModel) {
@@ -194,12 +194,12 @@ func (m archModel) run(t *testing.T, r archRows, first [][]int32) (hidden, logit
 	np := len(m.params)
 	exec, err := NewExec(gobackend.GetBackend(), func(in []*Node) []*Node {
 		x := in[np:]
-		p := catalog.Params(in[:np])
-		h := m.enc.Forward(p, catalog.Inputs{IDs: x[0], TypeIDs: x[1], Positions: x[2], Segments: x[3]})
+		p := arch.Params(in[:np])
+		h := m.enc.Forward(p, arch.Inputs{IDs: x[0], TypeIDs: x[1], Positions: x[2], Segments: x[3]})
 		if first == nil {
 			return []*Node{h}
 		}
-		return []*Node{h, catalog.ClassifySegments(m.enc.(catalog.SequenceClassifier), p, h, x[4], x[3])}
+		return []*Node{h, arch.ClassifySegments(m.enc.(arch.SequenceClassifier), p, h, x[4], x[3])}
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -1,4 +1,4 @@
-package catalog
+package arch
 
 // Masked-language-model heads, the input of SPLADE sparse encoders (Formal
 // et al., 2021, "SPLADE: Sparse Lexical and Expansion Model for First Stage

@@ -1,4 +1,4 @@
-package catalog
+package arch
 
 // Rotary position embeddings (Su et al., 2021, "RoFormer: Enhanced Transformer
 // with Rotary Position Embedding") in the rotate-half layout of Hugging Face

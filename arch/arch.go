@@ -1,12 +1,13 @@
-// Package catalog holds what sie knows about checkpoints: the architecture
-// registry (one file per architecture, each mirroring its upstream modeling
-// file) and the weight bookkeeping that makes loading strict.
+// Package arch holds the architecture registry (one file per architecture,
+// each mirroring its upstream modeling file) and the weight bookkeeping that
+// makes loading strict. What sie knows about named models lives in package
+// catalog.
 //
 // An architecture turns a checkpoint's config.json and tensors into a GoMLX
 // graph. It never imports the root package; the root package picks an
 // architecture with Lookup, builds it with the checkpoint's tensors, and adds
 // pooling, normalisation and the output heads around it.
-package catalog
+package arch
 
 import (
 	"encoding/json"
@@ -75,7 +76,7 @@ func Register(b Builder, names ...string) {
 	defer registryMu.Unlock()
 	for _, n := range names {
 		if _, dup := registry[n]; dup {
-			panic("catalog: architecture registered twice: " + n)
+			panic("arch: architecture registered twice: " + n)
 		}
 		registry[n] = b
 	}

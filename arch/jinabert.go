@@ -1,4 +1,4 @@
-package catalog
+package arch
 
 // JinaBERT (Günther et al., 2023, "Jina Embeddings 2: 8192-Token
 // General-Purpose Text Embeddings for Long Documents"): BERT with symmetric

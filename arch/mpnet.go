@@ -1,4 +1,4 @@
-package catalog
+package arch
 
 // MPNet (Song et al., 2020, "MPNet: Masked and Permuted Pre-training for
 // Language Understanding"), mirroring Hugging Face transformers'

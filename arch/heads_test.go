@@ -1,10 +1,10 @@
-package catalog_test
+package arch_test
 
 import (
 	"math"
 	"testing"
 
-	"github.com/sie-project/sie/catalog"
+	"github.com/sie-project/sie/arch"
 	"github.com/sie-project/sie/internal/golden"
 )
 
@@ -14,12 +14,12 @@ func TestRerankHeads(t *testing.T) {
 	for _, tc := range []struct {
 		name, arch, activation string
 	}{
-		{"xlmr-rerank", "XLMRobertaForSequenceClassification", catalog.ScoreSigmoid},
-		{"bert-rerank", "BertForSequenceClassification", catalog.ScoreIdentity},
+		{"xlmr-rerank", "XLMRobertaForSequenceClassification", arch.ScoreSigmoid},
+		{"bert-rerank", "BertForSequenceClassification", arch.ScoreIdentity},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, m := loadArch(t, tc.name)
-			cls, ok := m.enc.(catalog.SequenceClassifier)
+			cls, ok := m.enc.(arch.SequenceClassifier)
 			if !ok {
 				t.Fatalf("%T is not a SequenceClassifier", m.enc)
 			}
@@ -101,13 +101,13 @@ func TestScoreActivation(t *testing.T) {
 		labels int
 		want   string // "" = error
 	}{
-		{"declared sigmoid", nil, 1, catalog.ScoreSigmoid},
-		{"declared identity", map[string]any{"sentence_transformers": st("torch.nn.modules.linear.Identity")}, 1, catalog.ScoreIdentity},
-		{"one label, nothing declared", map[string]any{"sentence_transformers": nil}, 1, catalog.ScoreSigmoid},
+		{"declared sigmoid", nil, 1, arch.ScoreSigmoid},
+		{"declared identity", map[string]any{"sentence_transformers": st("torch.nn.modules.linear.Identity")}, 1, arch.ScoreIdentity},
+		{"one label, nothing declared", map[string]any{"sentence_transformers": nil}, 1, arch.ScoreSigmoid},
 		{"legacy identity key", map[string]any{"sentence_transformers": nil,
-			"sbert_ce_default_activation_function": "torch.nn.modules.linear.Identity"}, 1, catalog.ScoreIdentity},
+			"sbert_ce_default_activation_function": "torch.nn.modules.linear.Identity"}, 1, arch.ScoreIdentity},
 		{"three labels, nothing declared", map[string]any{"sentence_transformers": nil,
-			"id2label": map[string]string{"0": "a", "1": "b", "2": "c"}}, 3, catalog.ScoreIdentity},
+			"id2label": map[string]string{"0": "a", "1": "b", "2": "c"}}, 3, arch.ScoreIdentity},
 		{"unknown activation", map[string]any{"sentence_transformers": st("torch.nn.modules.activation.Tanh")}, 1, ""},
 	} {
 		src := fixtureSource(t, c.Dir, "")
@@ -127,7 +127,7 @@ func TestScoreActivation(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
 		}
-		cls := enc.(catalog.SequenceClassifier)
+		cls := enc.(arch.SequenceClassifier)
 		if cls.NumLabels() != tc.labels || cls.ScoreActivation() != tc.want {
 			t.Errorf("%s: %d labels, %s; want %d, %s", tc.name, cls.NumLabels(), cls.ScoreActivation(), tc.labels, tc.want)
 		}
