@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/url"
 	"path/filepath"
+	"runtime"
 	"strings"
 )
 
@@ -73,9 +74,12 @@ func validFile(file string) (string, error) {
 			return "", fmt.Errorf("invalid file name %q: must be a relative path without '.' or '..' elements", file)
 		}
 		for _, r := range seg {
-			if r < 0x20 || r == 0x7f || r == '\\' || r == ':' {
+			if r < 0x20 || r == 0x7f || r == '\\' || (r == ':' && runtime.GOOS == "windows") {
 				return "", fmt.Errorf("invalid file name %q: contains %q", file, r)
 			}
+		}
+		if len(seg) >= 2 && seg[1] == ':' && isAlnum(rune(seg[0])) && !('0' <= seg[0] && seg[0] <= '9') {
+			return "", fmt.Errorf("invalid file name %q: a drive path", file)
 		}
 		segs[i] = url.PathEscape(seg)
 	}

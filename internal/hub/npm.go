@@ -26,7 +26,7 @@ const maxExtractBytes = 16 << 30
 // "@scope/name") at an exact version, verifies it against integrity (a
 // Subresource Integrity string such as "sha512-<base64>", as in
 // package-lock.json; required) before unpacking anything, and extracts it
-// into {cache}/npm/{pkg}@{version}/, stripping the tarball's top folder
+// into {NPMDir}/{pkg}@{version}/, stripping the tarball's top folder
 // ("package/"). It returns that folder. A package already in the cache is not
 // fetched again.
 //
@@ -45,11 +45,7 @@ func (c *Client) FetchNPM(ctx context.Context, pkg, version, integrity string) (
 	if err != nil {
 		return "", fmt.Errorf("npm: %s@%s: %w", pkg, version, err)
 	}
-	cache, err := c.cacheDir()
-	if err != nil {
-		return "", fmt.Errorf("npm: %w", err)
-	}
-	root := filepath.Join(cache, "npm")
+	root := c.npmDir()
 	dest := filepath.Join(root, filepath.FromSlash(pkg)+"@"+version)
 	if ok, err := exists(dest); err != nil {
 		return "", fmt.Errorf("npm: %w", err)

@@ -322,3 +322,23 @@ func TestFetchNPMNetwork(t *testing.T) {
 		t.Errorf("model file is only %d bytes", fi.Size())
 	}
 }
+
+func readString(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// assertNoTemp fails if a temporary file is left anywhere under root.
+func assertNoTemp(t *testing.T, root string) {
+	t.Helper()
+	filepath.Walk(root, func(path string, info os.FileInfo, err error) error {
+		if err == nil && strings.HasPrefix(info.Name(), ".tmp-") {
+			t.Errorf("temporary file left: %s", path)
+		}
+		return nil
+	})
+}
