@@ -76,7 +76,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -85,7 +84,6 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/sie-project/sie/backends"
-	"github.com/sie-project/sie/catalog"
 )
 
 // Options configures an Engine. The zero value is the default everywhere.
@@ -94,9 +92,15 @@ type Options struct {
 	// the pure-Go backend.
 	Backend backends.Config
 
-	// CacheDir holds downloaded checkpoints; zero means $SIE_CACHE, else
-	// the user cache directory + "/sie".
+	// CacheDir is the Hugging Face hub cache that holds downloaded
+	// checkpoints (npm mirrors go in CacheDir/npm); zero means $SIE_CACHE,
+	// else the cache huggingface_hub uses ($HF_HUB_CACHE,
+	// $HUGGINGFACE_HUB_CACHE, $HF_HOME/hub, $XDG_CACHE_HOME/huggingface/hub,
+	// ~/.cache/huggingface/hub).
 	CacheDir string
+
+	// Hub configures downloads: endpoint, token, offline mode, progress.
+	Hub HubOptions
 
 	// MaxBatchTokens caps the padded tokens (rows × padded length) of one
 	// device batch; zero means 16384.
@@ -144,11 +148,6 @@ func (o Options) withDefaults() Options {
 	}
 	if o.CacheDir == "" {
 		o.CacheDir = os.Getenv("SIE_CACHE")
-	}
-	if o.CacheDir == "" {
-		if d, err := os.UserCacheDir(); err == nil {
-			o.CacheDir = filepath.Join(d, "sie")
-		}
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -403,20 +402,13 @@ func (e *Engine) model(ctx context.Context, name string) (*loaded, error) {
 }
 
 // resolve maps a model name to a local directory: an existing directory is
-// used as it is; a catalog id is fetched into the cache.
+// used as it is; a catalog id or hub repository id (optionally @revision) is
+// fetched into the cache (fetch.go).
 func (e *Engine) resolve(ctx context.Context, name string) (string, modelSettings, error) {
 	if st, err := os.Stat(name); err == nil && st.IsDir() {
 		return name, modelSettings{}, nil
 	}
-	entry, ok := catalog.Find(name)
-	if !ok {
-		return "", modelSettings{}, fmt.Errorf("%w: %q is neither a directory nor a catalog id", ErrModelNotFound, name)
-	}
-	dir, err := fetchEntry(ctx, entry, e.opts.CacheDir)
-	if err != nil {
-		return "", modelSettings{}, err
-	}
-	return dir, settingsFor(entry), nil
+	return resolveModel(ctx, name, e.opts)
 }
 
 // Option adjusts one call (Embed, Rerank). An option that does not apply to

@@ -175,7 +175,7 @@ func (c *Client) Download(ctx context.Context, repo, rev, file string) (string, 
 
 func (c *Client) offlineError(repo, rev, file string) error {
 	return &Error{Op: "offline", Repo: repo, Rev: rev, File: file,
-		Err: fmt.Errorf("%w (HF_HUB_OFFLINE is set; download %s once online)", ErrOfflineNotCached, file)}
+		Err: fmt.Errorf("%w (offline mode, HF_HUB_OFFLINE)", ErrOfflineNotCached)}
 }
 
 // headRetry sends the HEAD. A failure that allows it is answered from the

@@ -79,9 +79,10 @@ func (e *Error) Is(target error) bool {
 	if target != ErrNotFound {
 		return false
 	}
-	switch e.Err {
-	case ErrRepoNotFound, ErrGated, ErrRevisionNotFound, ErrFileNotFound, ErrOfflineNotCached:
-		return true
+	for _, s := range []error{ErrRepoNotFound, ErrGated, ErrRevisionNotFound, ErrFileNotFound, ErrOfflineNotCached} {
+		if errors.Is(e.Err, s) {
+			return true
+		}
 	}
 	return e.StatusCode == http.StatusNotFound
 }

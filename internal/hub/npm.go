@@ -52,6 +52,9 @@ func (c *Client) FetchNPM(ctx context.Context, pkg, version, integrity string) (
 	} else if ok {
 		return dest, nil
 	}
+	if c.offline() {
+		return "", &Error{Op: "offline", Repo: pkg, Rev: version, Err: fmt.Errorf("%w: npm package %s@%s", ErrOfflineNotCached, pkg, version)}
+	}
 	if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
 		return "", fmt.Errorf("npm: %w", err)
 	}

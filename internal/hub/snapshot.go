@@ -71,7 +71,7 @@ func (c *Client) Snapshot(ctx context.Context, repo, rev string, opts SnapshotOp
 		}
 	}
 	if c.offline() {
-		return "", c.offlineError(repo, rev, "the snapshot folder (no refs/"+rev+" or snapshots/<commit>/ in "+rc.storage+")")
+		return "", c.offlineError(repo, rev, "no snapshot in "+rc.storage)
 	}
 	commit, err := c.revision(ctx, repo, rev)
 	if err != nil {
