@@ -59,7 +59,7 @@ mkdir -p "$CACHE"
 NPM_STAMP="$CACHE/npm-ci.stamp"
 lock_sum="$(sha256sum "$NODE_DIR/package-lock.json" | cut -d' ' -f1)"
 if [[ -f "$NPM_STAMP" && "$(cat "$NPM_STAMP")" == "$lock_sum" && -f "$WEIGHTS" && -f "$ORT_LIB" \
-      && -d "$NODE_DIR/node_modules/tokenizers" ]]; then
+      && -d "$NODE_DIR/node_modules/tokenizers" && -d "$NODE_DIR/node_modules/@huggingface/hub" ]]; then
   log "tools/node/node_modules up to date (package-lock.json unchanged)"
 else
   log "npm ci in tools/node"

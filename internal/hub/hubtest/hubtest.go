@@ -565,6 +565,8 @@ func (s *Server) serveCDN(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "NoSuchKey", http.StatusNotFound)
 		return
 	}
+	// A storage ETag (S3's is an MD5), not the hub's content hash.
+	w.Header().Set("ETag", `"s3-`+f.Oid+`"`)
 	fc := *f
 	fc.Path = file // failure switches are per repository file
 	s.serveBody(w, r, repoID, &fc)
