@@ -558,6 +558,8 @@ func TestSnapshot(t *testing.T) {
 // each blob is downloaded once.
 func TestConcurrentDownloads(t *testing.T) {
 	s, c, _ := newTest(t)
+	// Slow enough (about 0.3 s) that all goroutines ask while it flows.
+	s.Fail("org/model", "model.safetensors", hubtest.Failure{Kind: hubtest.SlowBody, Bytes: 50_000})
 	var wg sync.WaitGroup
 	errs := make(chan error, 8)
 	for range 8 {
@@ -610,11 +612,12 @@ func TestTwoProcesses(t *testing.T) {
 		t.Skip("re-executes the test binary")
 	}
 	s, c, _ := newTest(t)
-	// Slow the largest file so the two processes overlap.
-	big := hubtest.Bytes(20<<20, 9)
+	// Slow the largest file (about 0.8 s) so the two processes overlap.
+	big := hubtest.Bytes(2<<20, 9)
 	files := testFiles()
 	files["model.safetensors"] = big
 	s.Serve("org/model", files)
+	s.Fail("org/model", "model.safetensors", hubtest.Failure{Kind: hubtest.SlowBody, Bytes: 128 << 10})
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), "SIE_HUB_HELPER=1", "HF_ENDPOINT="+s.URL, "HF_HUB_CACHE="+c.CacheDir)
 	var out bytes.Buffer
@@ -634,6 +637,17 @@ func TestTwoProcesses(t *testing.T) {
 		t.Fatalf("helper output: %s", helperDirs)
 	}
 	assertOneGETPerBlob(t, s)
+	// Both processes asked for it; the second waited on the lock, found the
+	// blob and linked it.
+	heads := 0
+	for _, r := range s.Requests() {
+		if r.Method == "HEAD" && strings.HasSuffix(r.Path, "/model.safetensors") {
+			heads++
+		}
+	}
+	if heads != 2 {
+		t.Errorf("%d HEADs for model.safetensors, want one per process", heads)
+	}
 	p := filepath.Join(c.CacheDir, "models--org--model", "snapshots", readRef(t, c), "model.safetensors")
 	if !bytes.Equal(read(t, p), big) {
 		t.Error("model.safetensors differs")

@@ -227,6 +227,7 @@ const (
 	ShortBody                        // the body is one byte short, served as complete
 	PathETag                         // the etag is "../../evil"
 	ExpiredURL                       // the CDN answers 403 (signature expired)
+	SlowBody                         // the body comes in chunks of Bytes bytes, 50 ms apart
 )
 
 // Failure switches a file (or, with an empty path, every file) of a
@@ -235,7 +236,7 @@ const (
 type Failure struct {
 	Kind  Kind
 	Times int
-	Bytes int // CutBody: bytes sent before the connection drops
+	Bytes int // CutBody: bytes sent before the connection drops; SlowBody: chunk size
 }
 
 // Fail installs a failure for repoID's file (all files when file is "").
@@ -513,6 +514,27 @@ func (s *Server) serveBody(w http.ResponseWriter, r *http.Request, repoID string
 		if hj, ok := w.(http.Hijacker); ok {
 			if conn, _, err := hj.Hijack(); err == nil {
 				conn.Close()
+			}
+		}
+		return
+	}
+	if fail := s.takeFailure(repoID, f.Path, SlowBody); fail != nil {
+		h.Set("Content-Length", strconv.Itoa(len(data)))
+		w.WriteHeader(status)
+		chunk := max(fail.Bytes, 1)
+		for len(data) > 0 {
+			n := min(chunk, len(data))
+			if _, err := w.Write(data[:n]); err != nil {
+				return
+			}
+			data = data[n:]
+			if fl, ok := w.(http.Flusher); ok {
+				fl.Flush()
+			}
+			select {
+			case <-time.After(50 * time.Millisecond):
+			case <-r.Context().Done():
+				return
 			}
 		}
 		return
