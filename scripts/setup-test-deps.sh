@@ -5,7 +5,8 @@
 #   scripts/setup-test-deps.sh            # then: source .cache/test-env.sh
 #
 # Steps
-#   1. Debian packages python3-onnx, python3-numpy (apt-get update only when
+#   1. Debian packages python3-onnx, python3-numpy, python3-filelock (the hub
+#      cache lock interop test) (apt-get update only when
 #      something is missing); nodejs/npm too if node is absent.
 #   2. npm ci in tools/node (ONNXRUNTIME_NODE_INSTALL=skip), skipped when
 #      package-lock.json has not changed since the last successful install.
@@ -38,7 +39,7 @@ die() { printf '[setup] ERROR: %s\n' "$*" >&2; exit 1; }
 pkg_installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
 
 missing=()
-for p in python3-onnx python3-numpy; do pkg_installed "$p" || missing+=("$p"); done
+for p in python3-onnx python3-numpy python3-filelock; do pkg_installed "$p" || missing+=("$p"); done
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
 command -v sha256sum >/dev/null 2>&1 || missing+=(coreutils)

@@ -130,6 +130,12 @@ func TestDownloadCacheLayout(t *testing.T) {
 	if n := s.Count("HEAD", "/org/model/resolve/main/odd%20dir/we%3Fird%20%25name:%2Cx.json"); n != 1 {
 		t.Errorf("escaped HEAD sent %d times; log: %v", n, s.Requests())
 	}
+	// Sizes are real sizes and ranges mean what they say: no compression.
+	for _, r := range s.Requests() {
+		if r.AcceptEncoding != "identity" {
+			t.Errorf("Accept-Encoding %q on %s %s", r.AcceptEncoding, r.Method, r.Path)
+		}
+	}
 	assertClean(t, c.CacheDir)
 }
 
@@ -360,9 +366,19 @@ func TestFailures(t *testing.T) {
 				t.Errorf("%d HEADs, want 2 (one more after the URL expired)", n)
 			}
 		}},
-		{name: "renamed repository", file: "config.json", setup: func(s *hubtest.Server, c *Client) {
+		{name: "renamed private repository", file: "model.safetensors", setup: func(s *hubtest.Server, c *Client) {
+			// The relative redirect is followed with the token (the new
+			// name needs it); the CDN still gets none.
 			s.Serve("org/new-name", testFiles())
+			s.Gate("org/new-name", "hf_tok")
 			s.Rename("org/model", "org/new-name")
+			c.Token = "hf_tok"
+		}, check: func(t *testing.T, s *hubtest.Server, c *Client, err error) {
+			for _, r := range s.Requests() {
+				if (r.Server == "cdn") != (r.Authorization == "") {
+					t.Errorf("request %+v", r)
+				}
+			}
 		}},
 	}
 	for _, tc := range cases {
