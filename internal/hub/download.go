@@ -201,15 +201,15 @@ func (c *Client) headRetry(ctx context.Context, rc *repoCache, repo, rev, file s
 			c.logger().Warn("hub: using the cached file, the hub did not answer", "repo", repo, "rev", rev, "file", file, "err", err)
 			return &meta{commit: commit, etag: cachedOnly}, nil
 		}
-		if !errors.As(err, &he) || (he.StatusCode != 0 && !retryable(he.StatusCode)) || he.Err == ErrBadMetadata || try == 4 || ctx.Err() != nil {
-			return nil, err
+		if !errors.As(err, &he) || (he.StatusCode != 0 && !retryable(he.StatusCode)) || errors.Is(he.Err, ErrBadMetadata) || try == 4 || ctx.Err() != nil {
+			return nil, unreachable(err)
 		}
 		if d := he.retryAfter; d > 0 {
 			wait = d
 		}
 		select {
 		case <-ctx.Done():
-			return nil, err
+			return nil, unreachable(err)
 		case <-time.After(wait):
 		}
 		wait = min(wait*2, 8*retryBase)

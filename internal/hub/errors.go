@@ -19,6 +19,10 @@ var (
 	ErrIntegrity        = errors.New("integrity check failed")
 	ErrBadMetadata      = errors.New("the hub's answer lacks or garbles the file's metadata")
 	ErrTooLarge         = errors.New("file over 50 GB: needs Xet, which sie does not support")
+	// ErrUnreachable: the hub did not answer (connection, DNS, timeout) and
+	// the files are not in the cache. Like huggingface_hub's
+	// LocalEntryNotFoundError, it counts as not found.
+	ErrUnreachable = errors.New("the hub could not be reached and the files are not in the cache")
 )
 
 // ErrNotFound is matched by every "does not exist" error: repository,
@@ -79,7 +83,7 @@ func (e *Error) Is(target error) bool {
 	if target != ErrNotFound {
 		return false
 	}
-	for _, s := range []error{ErrRepoNotFound, ErrGated, ErrRevisionNotFound, ErrFileNotFound, ErrOfflineNotCached} {
+	for _, s := range []error{ErrRepoNotFound, ErrGated, ErrRevisionNotFound, ErrFileNotFound, ErrOfflineNotCached, ErrUnreachable} {
 		if errors.Is(e.Err, s) {
 			return true
 		}
@@ -134,4 +138,22 @@ func fallsBackToCache(err error) bool {
 		}
 	}
 	return true
+}
+
+// unreachable marks a transport failure (no HTTP answer at all) as
+// ErrUnreachable, keeping the cause in the message.
+func unreachable(err error) error {
+	var he *Error
+	if !errors.As(err, &he) || he.StatusCode != 0 {
+		return err
+	}
+	for _, s := range []error{ErrRepoNotFound, ErrGated, ErrRevisionNotFound, ErrFileNotFound, ErrOfflineNotCached,
+		ErrDisabled, ErrIntegrity, ErrBadMetadata, ErrTooLarge, ErrUnreachable} {
+		if errors.Is(he.Err, s) {
+			return err
+		}
+	}
+	e := *he
+	e.Err = fmt.Errorf("%w: %w", ErrUnreachable, he.Err)
+	return &e
 }

@@ -83,7 +83,7 @@ func (c *Client) Snapshot(ctx context.Context, repo, rev string, opts SnapshotOp
 				}
 			}
 		}
-		return "", err
+		return "", unreachable(err)
 	}
 	tree, err := c.tree(ctx, rc, repo, commit)
 	if err != nil {
