@@ -3,7 +3,6 @@ package hub
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -216,5 +215,3 @@ func under(root, p string) error {
 	}
 	return nil
 }
-
-var errLockUnsupported = errors.New("locking not supported")

@@ -18,6 +18,10 @@ import (
 	"time"
 )
 
+// errRangeIgnored: a ranged GET came back 200 with the whole body (CloudFront
+// does this when it compresses).
+var errRangeIgnored = errors.New("the server ignored Range")
+
 // maxHTTPSize is huggingface_hub's limit for a plain HTTP download; bigger
 // files need Xet.
 const maxHTTPSize = 50_000_000_000
@@ -315,7 +319,6 @@ func (c *Client) downloadBlob(ctx context.Context, rc *repoCache, repo, rev, fil
 	wait := retryBase
 	for written < m.size || m.size == 0 {
 		n, status, gerr := c.getRange(ctx, location, written, io.MultiWriter(f, h), &written, m.size, report, repo, rev, file)
-		_ = n
 		if gerr == nil && written == m.size {
 			break
 		}
@@ -324,7 +327,7 @@ func (c *Client) downloadBlob(ctx context.Context, rc *repoCache, repo, rev, fil
 			// meant to, and it is not the file the hub announced.
 			gerr = fmt.Errorf("%w: the body ended after %d of the %d bytes the hub announced", ErrIntegrity, written, m.size)
 		}
-		if status == http.StatusPartialContent+1000 {
+		if errors.Is(gerr, errRangeIgnored) {
 			// The server ignored Range: start again from zero.
 			if _, err := f.Seek(0, io.SeekStart); err != nil {
 				return fail(err)
@@ -399,9 +402,9 @@ func (c *Client) downloadBlob(ctx context.Context, rc *repoCache, repo, rev, fil
 
 // getRange sends one GET from offset and copies the body into w, counting
 // into *written. The token goes only to the hub's own host; a CDN URL gets
-// a fresh request without it. The returned status is the HTTP status, or
-// 1206 when a Range request was answered with the whole body (the caller
-// restarts from zero).
+// a fresh request without it. It returns the bytes copied, the HTTP status,
+// and errRangeIgnored when a Range request was answered with the whole body
+// (the caller restarts from zero, as huggingface_hub does).
 func (c *Client) getRange(ctx context.Context, u string, offset int64, w io.Writer, written *int64, total int64,
 	report func(), repo, rev, file string) (int64, int, error) {
 	ctx, cancel := context.WithCancel(ctx)
@@ -441,7 +444,7 @@ func (c *Client) getRange(ctx context.Context, u string, offset int64, w io.Writ
 		switch {
 		case offset > 0 && resp.StatusCode == http.StatusOK:
 			idle.Stop()
-			return 0, http.StatusPartialContent + 1000, errors.New("the server ignored Range")
+			return 0, resp.StatusCode, errRangeIgnored
 		case resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusPartialContent:
 			idle.Stop()
 			e := classify("GET", resp, repo, rev, file, stripQuery(u))

@@ -91,9 +91,6 @@ func (e *Error) Is(target error) bool {
 	return e.StatusCode == http.StatusNotFound
 }
 
-// StatusError is kept for the npm path: an unexpected HTTP status.
-type StatusError = Error
-
 // classify turns an error response into an *Error, as huggingface_hub's
 // hf_raise_for_status does: X-Error-Code first, then X-Error-Message, then
 // the status.

@@ -803,3 +803,16 @@ func TestNoSymlinks(t *testing.T) {
 		t.Errorf("want a regular file: %v %v", st, err)
 	}
 }
+
+func TestNextLink(t *testing.T) {
+	for h, want := range map[string]string{
+		`<https://hub/api/x?cursor=2>; rel="next"`:                 "https://hub/api/x?cursor=2",
+		`<https://hub/a>; rel="prev", <https://hub/b>; rel=next`:   "https://hub/b",
+		`<https://hub/a>; rel="last", <https://hub/b>; REL="Next"`: "https://hub/b",
+		``: "",
+	} {
+		if got := nextLink(h); got != want {
+			t.Errorf("nextLink(%q) = %q, want %q", h, got, want)
+		}
+	}
+}

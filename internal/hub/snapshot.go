@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -267,83 +268,23 @@ func (c *Client) getJSON(ctx context.Context, u, repo, rev string, v any) (http.
 	}
 }
 
-// nextLink returns the rel="next" URL of a Link header, or "".
+// nextLink returns the rel="next" URL of a Link header
+// (`<url>; rel="next", <url>; rel="last"`), or "".
 func nextLink(h string) string {
-	for len(h) > 0 {
-		var part string
-		part, h, _ = cutOutsideBrackets(h)
-		start, end := -1, -1
-		for i, r := range part {
-			if r == '<' {
-				start = i + 1
-			} else if r == '>' {
-				end = i
-				break
-			}
-		}
-		if start < 0 || end < start {
+	for _, part := range strings.Split(h, ",") {
+		target, params, ok := strings.Cut(part, ";")
+		target = strings.TrimSpace(target)
+		if !ok || !strings.HasPrefix(target, "<") || !strings.HasSuffix(target, ">") {
 			continue
 		}
-		rest := part[end+1:]
-		if containsRelNext(rest) {
-			return part[start:end]
+		for _, p := range strings.Split(params, ";") {
+			k, v, _ := strings.Cut(strings.TrimSpace(p), "=")
+			if strings.EqualFold(k, "rel") && strings.EqualFold(strings.Trim(v, `"`), "next") {
+				return target[1 : len(target)-1]
+			}
 		}
 	}
 	return ""
-}
-
-func cutOutsideBrackets(s string) (string, string, bool) {
-	depth := 0
-	for i, r := range s {
-		switch r {
-		case '<':
-			depth++
-		case '>':
-			depth--
-		case ',':
-			if depth == 0 {
-				return s[:i], s[i+1:], true
-			}
-		}
-	}
-	return s, "", false
-}
-
-func containsRelNext(params string) bool {
-	for _, p := range []string{`rel="next"`, `rel=next`} {
-		if len(params) >= len(p) && indexFold(params, p) >= 0 {
-			return true
-		}
-	}
-	return false
-}
-
-func indexFold(s, sub string) int {
-	for i := 0; i+len(sub) <= len(s); i++ {
-		if equalFold(s[i:i+len(sub)], sub) {
-			return i
-		}
-	}
-	return -1
-}
-
-func equalFold(a, b string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		x, y := a[i], b[i]
-		if 'A' <= x && x <= 'Z' {
-			x += 'a' - 'A'
-		}
-		if 'A' <= y && y <= 'Z' {
-			y += 'a' - 'A'
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
 }
 
 // downloadAll downloads files at commit, a few at a time; the first error

@@ -484,7 +484,6 @@ func (s *Server) serveBody(w http.ResponseWriter, r *http.Request, repoID string
 			data = data[:len(data)-1]
 		}
 	}
-	start := 0
 	status := http.StatusOK
 	if rg := r.Header.Get("Range"); rg != "" && s.takeFailure(repoID, f.Path, IgnoreRange) == nil {
 		var from, to int
@@ -499,10 +498,8 @@ func (s *Server) serveBody(w http.ResponseWriter, r *http.Request, repoID string
 		}
 		h.Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", from, to, len(data)))
 		data = data[from : to+1]
-		start = from
 		status = http.StatusPartialContent
 	}
-	_ = start
 	if fail := s.takeFailure(repoID, f.Path, CutBody); fail != nil {
 		n := min(fail.Bytes, len(data))
 		h.Set("Content-Length", strconv.Itoa(len(data)))
@@ -700,7 +697,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, rest string) {
 					continue
 				}
 			}
-			if d, _, nested := strings.Cut(rel, "/"); nested {
+			if strings.Contains(rel, "/") {
 				// Directories come before their files, as on the hub.
 				parts := strings.Split(rel, "/")
 				for i := 1; i < len(parts); i++ {
@@ -714,7 +711,6 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, rest string) {
 					}
 				}
 				if !recursive {
-					_ = d
 					continue
 				}
 			}
