@@ -816,3 +816,17 @@ func TestNextLink(t *testing.T) {
 		}
 	}
 }
+
+func TestServeAtPinnedCommit(t *testing.T) {
+	clearEnv(t)
+	s := hubtest.New(t)
+	const commit = "5c38ec7c405ec4b44b94cc5a9bb96e735b38267a"
+	s.ServeAt("BAAI/bge-small-en-v1.5", commit, map[string][]byte{"config.json": []byte("{}")})
+	c := &Client{Endpoint: s.URL, CacheDir: t.TempDir()}
+	for _, rev := range []string{commit, "main"} {
+		p, err := c.Download(context.Background(), "BAAI/bge-small-en-v1.5", rev, "config.json")
+		if err != nil || !strings.Contains(p, commit) {
+			t.Errorf("%s: %q %v", rev, p, err)
+		}
+	}
+}

@@ -125,9 +125,20 @@ func (s *Server) Serve(repoID string, files map[string][]byte) string {
 	return s.Commit(repoID, "main", files)
 }
 
+// ServeAt is Serve with a given commit id (40 lower-case hex), for
+// checkpoints whose callers pin a real commit (a catalog entry's
+// revision): the files are served at that commit, and "main" points at it.
+func (s *Server) ServeAt(repoID, commit string, files map[string][]byte) {
+	s.commit(repoID, "main", commit, files)
+}
+
 // Commit creates a commit on branch (created or moved) holding exactly
 // files, and returns the commit id.
 func (s *Server) Commit(repoID, branch string, files map[string][]byte) string {
+	return s.commit(repoID, branch, "", files)
+}
+
+func (s *Server) commit(repoID, branch, id string, files map[string][]byte) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r := s.repos[repoID]
@@ -150,6 +161,9 @@ func (s *Server) Commit(repoID, branch string, files map[string][]byte) string {
 		fmt.Fprintf(h, "%s\x00%s\x00", name, f.ETag)
 	}
 	commit := hex.EncodeToString(h.Sum(nil))
+	if id != "" {
+		commit = id
+	}
 	r.commits[commit] = tree
 	r.branches[branch] = commit
 	return commit
