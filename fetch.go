@@ -151,7 +151,7 @@ func fetchHub(ctx context.Context, repo, rev string, opts Options) (string, erro
 		return "", hubErr(err)
 	}
 	if !checkpointComplete(dir) {
-		return "", fmt.Errorf("%w: %s: %s", ErrModelNotFound, repo, missingCheckpointFile(dir))
+		return "", fmt.Errorf("%w: %s has no %s, which sie needs to load it", ErrModelNotFound, repo, missingCheckpointFile(dir))
 	}
 	return dir, nil
 }

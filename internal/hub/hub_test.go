@@ -830,3 +830,30 @@ func TestServeAtPinnedCommit(t *testing.T) {
 		}
 	}
 }
+
+func TestVerify(t *testing.T) {
+	s, c, commit := newTest(t)
+	ctx := context.Background()
+	if _, err := c.Snapshot(ctx, "org/model", "main", SnapshotOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	s.ResetRequests()
+	if problems, err := c.Verify("org/model", "main"); err != nil || len(problems) != 0 {
+		t.Fatalf("intact snapshot: %v %v", problems, err)
+	}
+	// Corrupt one blob, remove one entry.
+	f, _ := s.Lookup("org/model", "main", "tokenizer.json")
+	blob := filepath.Join(c.CacheDir, "models--org--model", "blobs", f.ETag)
+	os.WriteFile(blob, []byte(`{"version": "2.0"}`), 0o644)
+	os.Remove(filepath.Join(c.CacheDir, "models--org--model", "snapshots", commit, "a", "b", "c.json"))
+	problems, err := c.Verify("org/model", commit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(problems) != 2 || !strings.HasPrefix(problems[0], "a/b/c.json: missing") || !strings.HasPrefix(problems[1], "tokenizer.json: content hash") {
+		t.Errorf("problems: %q", problems)
+	}
+	if n := len(s.Requests()); n != 0 {
+		t.Errorf("Verify sent %d requests", n)
+	}
+}
