@@ -202,6 +202,10 @@ func TestHubModelLoads(t *testing.T) {
 	if _, err := e.Embed(ctx, "org/corrupt", []string{"x"}); !errors.Is(err, ErrIntegrity) {
 		t.Errorf("corrupt: %v", err)
 	}
+	s.Serve("org/not-a-checkpoint", map[string][]byte{"README.md": []byte("hi"), "config.json": files["config.json"]})
+	if _, err := e.Embed(ctx, "org/not-a-checkpoint", []string{"x"}); !errors.Is(err, ErrModelNotFound) || !strings.Contains(err.Error(), "tokenizer.json") {
+		t.Errorf("not a checkpoint: %v", err)
+	}
 	for _, bad := range []string{"org/a/b", "../x", "org--x/y"} {
 		if _, err := e.Embed(ctx, bad, []string{"x"}); !errors.Is(err, ErrModelNotFound) {
 			t.Errorf("%q: %v", bad, err)
