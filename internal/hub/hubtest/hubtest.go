@@ -12,6 +12,15 @@
 // Blob ids are computed as the hub computes them: the git blob sha1 of
 // "blob <n>\x00"+data for ordinary files, the sha256 of the content for
 // LFS files (chosen by extension, as the hub's default .gitattributes does).
+//
+// Typical use, serving a checkpoint under a repository id and loading it:
+//
+//	s := hubtest.New(t)
+//	commit := s.Serve("org/name", map[string][]byte{"config.json": cfg, "tokenizer.json": tok, "model.safetensors": w})
+//	// or s.ServeAt("org/name", pinnedCommit, files) when the caller pins a real commit
+//	eng, _ := sie.Open(sie.Options{CacheDir: t.TempDir(), Hub: sie.HubOptions{Endpoint: s.URL}})
+//	vecs, err := eng.Embed(ctx, "org/name", texts) // downloads from s into the cache
+//	s.Requests()                                    // what was asked, of the hub and of the CDN
 package hubtest
 
 import (
