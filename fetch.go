@@ -71,14 +71,4 @@ func indexShards(path string) ([]string, error) {
 }
 
 // settingsFor turns a catalog entry's facts into load settings.
-func settingsFor(e *catalog.Entry) modelSettings {
-	var s modelSettings
-	if e.Pooling != "" {
-		s.pooling = &pooling{modes: []PoolingMode{PoolingMode(e.Pooling)}, normalize: e.Normalize}
-	}
-	s.maxLength = e.MaxLength
-	if e.QueryTemplate != "" || e.DocumentTemplate != "" || e.DefaultInstruction != "" {
-		s.prompts = &prompts{query: e.QueryTemplate, document: e.DocumentTemplate, defaultInstruction: e.DefaultInstruction}
-	}
-	return s
-}
+func settingsFor(e *catalog.Entry) modelSettings { return entrySettings(e) }
