@@ -15,6 +15,10 @@ import (
 // Rerank defaults win, the checkpoint's own modules and sizes stay, and a
 // contradiction between the two fails the load.
 
+// findEntry looks a model name up in the catalog ("id" or "id:profile");
+// a variable so that tests can serve entries of their own.
+var findEntry = catalog.Find
+
 // settingsPooling reads the checkpoint's sentence-transformers pipeline and,
 // when the catalog entry names a pooling, replaces its Pooling mode and
 // Normalize step with the entry's. The checkpoint's Dense modules stay (a

@@ -34,6 +34,11 @@ func fetchEntry(ctx context.Context, e *catalog.Entry, cacheDir string) (string,
 	if err != nil {
 		return "", fmt.Errorf("%w: %v", ErrModelNotFound, err)
 	}
+	if extra := moduleFiles(dir, e); len(extra) > 0 {
+		if _, _, err := c.SnapshotOptional(ctx, e.Repo, e.Revision, nil, extra); err != nil {
+			return "", fmt.Errorf("%w: %v", ErrModelNotFound, err)
+		}
+	}
 	if _, err := os.Stat(filepath.Join(dir, "model.safetensors")); err == nil {
 		return dir, nil
 	}

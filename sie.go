@@ -85,7 +85,6 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/sie-project/sie/backends"
-	"github.com/sie-project/sie/catalog"
 )
 
 // Options configures an Engine. The zero value is the default everywhere.
@@ -408,7 +407,7 @@ func (e *Engine) resolve(ctx context.Context, name string) (string, modelSetting
 	if st, err := os.Stat(name); err == nil && st.IsDir() {
 		return name, modelSettings{}, nil
 	}
-	entry, ok := catalog.Find(name)
+	entry, ok := findEntry(name)
 	if !ok {
 		return "", modelSettings{}, fmt.Errorf("%w: %q is neither a directory nor a catalog id", ErrModelNotFound, name)
 	}
