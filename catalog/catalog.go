@@ -58,29 +58,29 @@ type Entry struct {
 	Outputs Outputs `json:"outputs"`
 
 	// MaxLength overrides the truncation length when > 0.
-	MaxLength int `json:"max_length,omitempty"`
+	MaxLength int `json:"max_length"`
 
 	// Pooling overrides the checkpoint's Pooling module when set: "cls",
 	// "mean", "max", "mean_sqrt" or "last_token". Normalize then replaces
 	// its Normalize module.
-	Pooling   string `json:"pooling,omitempty"`
-	Normalize bool   `json:"normalize,omitempty"`
+	Pooling   string `json:"pooling"`
+	Normalize bool   `json:"normalize"`
 
 	// Query and document templates with {instruction} and {text}; a
 	// template without {text} is a prefix. DefaultInstruction applies to
 	// queries given no instruction.
-	QueryTemplate      string `json:"query_template,omitempty"`
-	DocumentTemplate   string `json:"doc_template,omitempty"`
-	DefaultInstruction string `json:"default_instruction,omitempty"`
+	QueryTemplate      string `json:"query_template"`
+	DocumentTemplate   string `json:"doc_template"`
+	DefaultInstruction string `json:"default_instruction"`
 	// Prompts are named prompts (prefixes), chosen per call like
 	// sentence-transformers' prompt_name.
-	Prompts map[string]string `json:"prompts,omitempty"`
+	Prompts map[string]string `json:"prompts"`
 
 	// MatryoshkaDims lists the truncation sizes the model was trained for.
-	MatryoshkaDims []int `json:"matryoshka_dims,omitempty"`
+	MatryoshkaDims []int `json:"matryoshka_dims"`
 
 	// Profiles are named variants, selected as "id:profile".
-	Profiles []Profile `json:"profiles,omitempty"`
+	Profiles []Profile `json:"profiles"`
 	// Profile is the selected profile's name ("" for the base entry); set
 	// by Find, never in the data.
 	Profile string `json:"profile,omitempty"`
@@ -90,10 +90,10 @@ type Entry struct {
 
 	// ScoreActivation is a cross-encoder's score activation: "sigmoid" or
 	// "identity" (raw logit).
-	ScoreActivation string `json:"score_activation,omitempty"`
+	ScoreActivation string `json:"score_activation"`
 
-	License string `json:"license,omitempty"`
-	Params  int64  `json:"params,omitempty"`
+	License string `json:"license"`
+	Params  int64  `json:"params"`
 
 	// Notes record evidence and where sie departs from an upstream
 	// mistake; Sources name where the facts come from.
@@ -109,10 +109,10 @@ type Entry struct {
 // vocabulary and the multivector token vectors (0: not given), and whether
 // Rerank scores with it.
 type Outputs struct {
-	Dense       int  `json:"dense,omitempty"`
-	Sparse      int  `json:"sparse,omitempty"`
-	Multivector int  `json:"multivector,omitempty"`
-	Score       bool `json:"score,omitempty"`
+	Dense       int  `json:"dense"`
+	Sparse      int  `json:"sparse"`
+	Multivector int  `json:"multivector"`
+	Score       bool `json:"score"`
 }
 
 // Kinds lists the output kinds present: "dense", "sparse", "multivector",
@@ -141,7 +141,7 @@ type Profile struct {
 	// "sparse", "multivector").
 	Outputs []string `json:"outputs"`
 	// Score is the profile's ScoreMode.
-	Score       string `json:"score,omitempty"`
+	Score       string `json:"score"`
 	Description string `json:"description"`
 }
 
@@ -234,6 +234,9 @@ func Find(name string) (*Entry, bool) {
 			}
 			if p.Score != "" {
 				c.ScoreMode = p.Score
+			}
+			if c.Outputs.Dense == 0 {
+				c.Pooling, c.Normalize = "", false
 			}
 			return &c, true
 		}

@@ -4,6 +4,8 @@
 //	sie encode --model <dir|id> [--query] [--outputs dense,sparse,multivector] [--dtype T] [--dims N]
 //	sie rerank --model <dir|id> --query Q [--top-k K] [--instruction S] [--activation sigmoid|identity]
 //	sie demo [--model <dir|id>]
+//	sie models [--json]
+//	sie info MODEL[:PROFILE] [--json]
 //
 // embed reads one JSON string per line on stdin and writes one JSON array of
 // floats per line on stdout, in input order. encode reads the same and
@@ -47,7 +49,8 @@ func usage() error {
   sie embed --model <dir|id> [--query] [--instruction S] [--prompt NAME] [--backend go|onnx|xla:cuda]
   sie encode --model <dir|id> [--query] [--outputs dense,sparse,multivector] [--dtype float32|float16|int8|uint8|binary] [--dims N]
   sie rerank --model <dir|id> --query Q [--top-k K] [--instruction S] [--activation sigmoid|identity]
-  sie demo [--model <dir|id>] [--backend ...]`)
+  sie demo [--model <dir|id>] [--backend ...]
+  sie models [--json] | sie info MODEL[:PROFILE] [--json]`)
 }
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) error {
@@ -63,6 +66,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) 
 		return runRerank(ctx, args[1:], stdin, stdout)
 	case "demo":
 		return runDemo(ctx, args[1:], stdout)
+	case "models":
+		return runModels(args[1:], stdout)
+	case "info":
+		return runInfo(args[1:], stdout)
 	case "-h", "--help", "help":
 		fmt.Fprintln(stdout, usage())
 		return nil
