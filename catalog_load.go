@@ -46,9 +46,10 @@ func settingsPooling(dir string, override *pooling) (pooling, error) {
 }
 
 // settingsPrompts reads the checkpoint's prompts and lays the entry's over
-// them: the entry's templates and default instruction, when it has any,
-// replace the checkpoint's query and document prompts; named prompts are
-// merged, the entry's winning a name.
+// them: a catalog entry's templates and default instruction replace the
+// checkpoint's query and document prompts, even when the entry has none (the
+// provider then applies none); named prompts are merged, the entry's
+// winning a name, and stay available through Prompt.
 func settingsPrompts(dir string, entry *prompts) (prompts, error) {
 	p, err := readPrompts(dir)
 	if err != nil || entry == nil {
@@ -59,10 +60,7 @@ func settingsPrompts(dir string, entry *prompts) (prompts, error) {
 		named = map[string]string{}
 	}
 	maps.Copy(named, entry.named)
-	if entry.query != "" || entry.document != "" || entry.defaultInstruction != "" {
-		p = prompts{query: entry.query, document: entry.document, defaultInstruction: entry.defaultInstruction}
-	}
-	p.named = named
+	p = prompts{query: entry.query, document: entry.document, defaultInstruction: entry.defaultInstruction, named: named}
 	return p, nil
 }
 
@@ -156,9 +154,7 @@ func entrySettings(e *catalog.Entry) modelSettings {
 		s.pooling = &pooling{modes: []PoolingMode{PoolingMode(e.Pooling)}, normalize: e.Normalize}
 	}
 	s.maxLength = e.MaxLength
-	if e.QueryTemplate != "" || e.DocumentTemplate != "" || e.DefaultInstruction != "" || len(e.Prompts) > 0 {
-		s.prompts = &prompts{query: e.QueryTemplate, document: e.DocumentTemplate, defaultInstruction: e.DefaultInstruction, named: maps.Clone(e.Prompts)}
-	}
+	s.prompts = &prompts{query: e.QueryTemplate, document: e.DocumentTemplate, defaultInstruction: e.DefaultInstruction, named: maps.Clone(e.Prompts)}
 	s.entry = e
 	if e.Profile != "" {
 		if e.Outputs.Dense > 0 {

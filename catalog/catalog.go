@@ -23,7 +23,7 @@
 //	| max_length          | the entry (bounded by the position table); else sentence_bert_config |
 //	| pooling, normalize  | the entry: replaces the Pooling mode and Normalize module; the        |
 //	|                     | checkpoint's Dense modules are always applied                          |
-//	| query/doc templates | the entry; without any, config_sentence_transformers.json's prompts  |
+//	| query/doc templates | the entry, even when it has none (the provider then applies none)     |
 //	| default_instruction | the entry                                                              |
 //	| prompts             | the checkpoint's named prompts, the entry's added (entry wins a name) |
 //	| score_activation    | the entry; else the checkpoint's config (sigmoid iff one label)       |

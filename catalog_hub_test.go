@@ -1,0 +1,688 @@
+package sie
+
+// Every catalog entry loads by id through the real download path: a fake hub
+// (httptest) serves, under each entry's repository and pinned revision, a
+// small random-weight checkpoint of the entry's architecture and heads with
+// the sizes the entry declares, and Embed / Encode / Rerank by catalog id
+// must return what the entry declares.
+//
+// The checkpoints are made from the upstream fixtures (testdata/fixtures):
+// their tokenizer and sentence-transformers files, their tensor names, and
+// the hidden size resized to the entry's dense dimension (new weights are
+// random; norms start at 1). Heads the fixtures lack (a ModernBERT
+// classifier, a masked-LM head, PyLate or sentence-transformers Dense
+// modules) are added with random weights.
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io/fs"
+	"math"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/sie-project/sie/catalog"
+	"github.com/sie-project/sie/internal/golden"
+	"github.com/sie-project/sie/internal/safetensors"
+)
+
+// fakeRepo is one repository of the fake hub: files by path, and the
+// revision it must be asked for.
+type fakeRepo struct {
+	revision string
+	files    map[string][]byte
+}
+
+// fakeHub serves /{org}/{name}/resolve/{revision}/{path} like the hub.
+type fakeHub struct {
+	mu       sync.Mutex
+	repos    map[string]*fakeRepo
+	requests []string
+	badRev   []string
+}
+
+func (h *fakeHub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	parts := strings.SplitN(strings.TrimPrefix(r.URL.Path, "/"), "/", 5)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.requests = append(h.requests, r.URL.Path)
+	if len(parts) != 5 || parts[2] != "resolve" {
+		http.NotFound(w, r)
+		return
+	}
+	repo, ok := h.repos[parts[0]+"/"+parts[1]]
+	if !ok {
+		http.Error(w, "Repository not found", http.StatusNotFound)
+		return
+	}
+	if parts[3] != repo.revision {
+		h.badRev = append(h.badRev, r.URL.Path)
+		http.Error(w, "Revision not found", http.StatusNotFound)
+		return
+	}
+	data, ok := repo.files[parts[4]]
+	if !ok {
+		http.Error(w, "Entry not found", http.StatusNotFound)
+		return
+	}
+	w.Write(data)
+}
+
+// checkpoint is a checkpoint being made: its files and its tensors.
+type checkpoint struct {
+	files   map[string][]byte
+	config  map[string]any
+	tensors map[string]tensor
+}
+
+type tensor struct {
+	shape []int
+	data  []float32
+}
+
+// readFixtureCheckpoint loads a fixture's files and tensors (goldens and
+// PyTorch heads left out).
+func readFixtureCheckpoint(t *testing.T, name string) *checkpoint {
+	t.Helper()
+	dir := golden.Dir(name)
+	c := &checkpoint{files: map[string][]byte{}, tensors: map[string]tensor{}}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		rel = filepath.ToSlash(rel)
+		if rel == "golden.json" || strings.HasSuffix(rel, ".pt") || strings.HasSuffix(rel, "_linear.safetensors") {
+			return nil
+		}
+		data, err := os.ReadFile(p)
+		c.files[rel] = data
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(c.files["config.json"], &c.config); err != nil {
+		t.Fatal(err)
+	}
+	f, err := safetensors.Parse(c.files["model.safetensors"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range f.Names() {
+		x, _ := f.Tensor(n)
+		data, err := x.Float32()
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.tensors[n] = tensor{x.Shape, data}
+	}
+	return c
+}
+
+// randomTensor makes a reproducible random tensor: ones for norm weights,
+// small normal values otherwise.
+func randomTensor(name string, shape []int) tensor {
+	n := 1
+	for _, d := range shape {
+		n *= d
+	}
+	data := make([]float32, n)
+	if len(shape) == 1 && strings.HasSuffix(name, "weight") && (strings.Contains(strings.ToLower(name), "norm") || strings.Contains(name, "_ln") || strings.Contains(name, "ln.")) {
+		for i := range data {
+			data[i] = 1
+		}
+		return tensor{shape, data}
+	}
+	h := fnv.New64a()
+	h.Write([]byte(name))
+	r := rand.New(rand.NewPCG(h.Sum64(), uint64(n)))
+	for i := range data {
+		data[i] = float32(r.NormFloat64() * 0.05)
+	}
+	return tensor{shape, data}
+}
+
+// resizeHidden changes the hidden size to h: every tensor axis of the old
+// hidden size (or three times it, fused q/k/v) follows, and its values are
+// drawn anew. Qwen attention keeps its inner sizes (head_dim is written
+// into config.json) so that only the model axis grows.
+func (c *checkpoint) resizeHidden(h int) {
+	key := "hidden_size"
+	if _, ok := c.config[key]; !ok {
+		key = "n_embd"
+	}
+	old := num(c.config[key])
+	if old == h {
+		return
+	}
+	c.config[key] = h
+	qwen := strings.HasPrefix(fmt.Sprint(c.config["model_type"]), "qwen")
+	if qwen {
+		heads := num(c.config["num_attention_heads"])
+		if _, ok := c.config["head_dim"]; !ok {
+			c.config["head_dim"] = old / heads
+		}
+	} else {
+		for _, k := range []string{"num_attention_heads", "n_head"} {
+			if v, ok := c.config[k]; ok && h%num(v) != 0 {
+				c.config[k] = 2
+			}
+		}
+	}
+	for name, x := range c.tensors {
+		shape := slices.Clone(x.shape)
+		for axis, d := range shape {
+			if qwen && strings.Contains(name, "self_attn.") {
+				// [heads·head_dim, H] for q/k/v, [H, heads·head_dim] for o.
+				inner := (strings.Contains(name, "o_proj") && axis == 1) || (!strings.Contains(name, "o_proj") && axis == 0) || strings.Contains(name, "_norm")
+				if inner {
+					continue
+				}
+			}
+			switch d {
+			case old:
+				shape[axis] = h
+			case 3 * old:
+				shape[axis] = 3 * h
+			}
+		}
+		if !slices.Equal(shape, x.shape) {
+			c.tensors[name] = randomTensor(name, shape)
+		}
+	}
+}
+
+// denseModule writes a sentence-transformers (or PyLate) Dense module.
+func (c *checkpoint) denseModule(dir string, in, out int, bias bool) {
+	cfg := map[string]any{"in_features": in, "out_features": out, "bias": bias, "activation_function": "torch.nn.modules.linear.Identity"}
+	c.files[dir+"/config.json"], _ = json.Marshal(cfg)
+	ts := map[string]tensor{"linear.weight": randomTensor(dir+"linear.weight", []int{out, in})}
+	if bias {
+		ts["linear.bias"] = randomTensor(dir+"linear.bias", []int{out})
+	}
+	c.files[dir+"/model.safetensors"] = encodeTensors(ts)
+}
+
+func (c *checkpoint) setModules(types ...[2]string) {
+	var mods []map[string]any
+	for i, m := range types {
+		mods = append(mods, map[string]any{"idx": i, "name": fmt.Sprint(i), "path": m[0], "type": m[1]})
+	}
+	c.files["modules.json"], _ = json.Marshal(mods)
+}
+
+// setPrompts replaces config_sentence_transformers.json's prompts.
+func (c *checkpoint) setPrompts(prompts map[string]string) {
+	var st map[string]any
+	if err := json.Unmarshal(c.files["config_sentence_transformers.json"], &st); err != nil || st == nil {
+		st = map[string]any{}
+	}
+	st["prompts"] = prompts
+	c.files["config_sentence_transformers.json"], _ = json.Marshal(st)
+}
+
+// encodeTensors writes tensors as safetensors, in bfloat16 for the large
+// ones (the loader up-casts; it keeps the fake hub's files small).
+func encodeTensors(ts map[string]tensor) []byte {
+	var list []safetensors.WriteTensor
+	for name, x := range ts {
+		if len(x.data) < 1<<16 {
+			list = append(list, safetensors.WriteTensor{Name: name, DType: safetensors.F32, Shape: x.shape, Data: safetensors.Float32Bytes(x.data)})
+			continue
+		}
+		b := make([]byte, 2*len(x.data))
+		for i, v := range x.data {
+			binary.LittleEndian.PutUint16(b[2*i:], uint16(math.Float32bits(v)>>16))
+		}
+		list = append(list, safetensors.WriteTensor{Name: name, DType: safetensors.BF16, Shape: x.shape, Data: b})
+	}
+	slices.SortFunc(list, func(a, b safetensors.WriteTensor) int { return strings.Compare(a.Name, b.Name) })
+	var buf strings.Builder
+	if err := safetensors.Write(&buf, list, map[string]string{"format": "pt"}); err != nil {
+		panic(err)
+	}
+	return []byte(buf.String())
+}
+
+func (c *checkpoint) finish() map[string][]byte {
+	c.files["config.json"], _ = json.Marshal(c.config)
+	c.files["model.safetensors"] = encodeTensors(c.tensors)
+	return c.files
+}
+
+func (c *checkpoint) hidden() int {
+	if v, ok := c.config["hidden_size"]; ok {
+		return num(v)
+	}
+	return num(c.config["n_embd"])
+}
+
+// num reads a config.json number, as decoded or as set by the test.
+func num(v any) int {
+	switch x := v.(type) {
+	case float64:
+		return int(x)
+	case int:
+		return x
+	}
+	panic(fmt.Sprintf("not a number: %v", v))
+}
+
+// fakeCheckpoint makes the checkpoint the fake hub serves for e. It returns
+// the entry the test expects, which differs from e only where the
+// checkpoint could not be kept small (noted in the returned reason).
+func fakeCheckpoint(t *testing.T, e catalog.Entry) (map[string][]byte, catalog.Entry, string) {
+	t.Helper()
+	o := e.Outputs
+	var c *checkpoint
+	note := ""
+	stPooling := [2]string{"1_Pooling", "sentence_transformers.models.Pooling"}
+	stTransformer := [2]string{"", "sentence_transformers.models.Transformer"}
+	pylate := func(mv int) {
+		c.denseModule("1_Dense", c.hidden(), mv, false)
+		c.setModules(stTransformer, [2]string{"1_Dense", "pylate.models.Dense.Dense"})
+	}
+	switch e.Architecture {
+	case "BertModel":
+		if o.Multivector > 0 {
+			c = readFixtureCheckpoint(t, "colbert")
+			pylate(o.Multivector)
+			break
+		}
+		c = readFixtureCheckpoint(t, "bert-mean")
+	case "BertForMaskedLM":
+		c = readFixtureCheckpoint(t, "splade")
+	case "BertForSequenceClassification":
+		c = readFixtureCheckpoint(t, "bert-rerank")
+	case "XLMRobertaForSequenceClassification":
+		c = readFixtureCheckpoint(t, "xlmr-rerank")
+	case "XLMRobertaModel":
+		c = readFixtureCheckpoint(t, "xlmr")
+		if o.Sparse > 0 {
+			// BGE-M3's vocabulary (250002 × 1024 floats, 1 GB) is too
+			// large for a test; the fixture's XLM-R vocabulary stands in.
+			e.Outputs.Sparse = num(c.config["vocab_size"])
+			note = fmt.Sprintf("sparse vocabulary %d served as %d", o.Sparse, e.Outputs.Sparse)
+			h := o.Dense
+			c.files["sparse_linear.safetensors"] = encodeTensors(map[string]tensor{"weight": randomTensor("sparse.w", []int{1, h}), "bias": randomTensor("sparse.b", []int{1})})
+			c.files["colbert_linear.safetensors"] = encodeTensors(map[string]tensor{"weight": randomTensor("colbert.w", []int{o.Multivector, h}), "bias": randomTensor("colbert.b", []int{o.Multivector})})
+		}
+	case "ModernBertModel", "ModernBertForMaskedLM", "ModernBertForSequenceClassification":
+		c = readFixtureCheckpoint(t, "modernbert")
+		c.config["architectures"] = []string{e.Architecture}
+		h := c.hidden()
+		switch {
+		case o.Multivector > 0:
+			pylate(o.Multivector)
+			c.setPrompts(map[string]string{})
+			var st map[string]any
+			json.Unmarshal(c.files["config_sentence_transformers.json"], &st)
+			st["query_prefix"], st["document_prefix"], st["do_query_expansion"] = "[MASK]", "[UNK]", false
+			st["query_length"], st["document_length"] = 32, 64
+			c.files["config_sentence_transformers.json"], _ = json.Marshal(st)
+		case e.Architecture == "ModernBertForMaskedLM":
+			c.resizeHidden(o.Dense)
+			h = o.Dense
+			c.tensors["head.dense.weight"] = randomTensor("head.dense.weight", []int{h, h})
+			c.tensors["head.norm.weight"] = randomTensor("head.norm.weight", []int{h})
+			c.tensors["decoder.bias"] = randomTensor("decoder.bias", []int{num(c.config["vocab_size"])})
+		case o.Score:
+			delete(c.files, "modules.json")
+			c.config["id2label"] = map[string]string{"0": "LABEL_0"}
+			c.config["classifier_pooling"] = "mean"
+			for name, x := range c.tensors {
+				delete(c.tensors, name)
+				c.tensors["model."+name] = x
+			}
+			c.tensors["head.dense.weight"] = randomTensor("head.dense.weight", []int{h, h})
+			c.tensors["head.norm.weight"] = randomTensor("head.norm.weight", []int{h})
+			c.tensors["classifier.weight"] = randomTensor("classifier.weight", []int{1, h})
+			c.tensors["classifier.bias"] = randomTensor("classifier.bias", []int{1})
+		}
+	case "NewModel":
+		if e.ID == "NovaSearch/stella_en_400M_v5" {
+			// The fixture has stella's 2_Dense; its output becomes 1024.
+			c = readFixtureCheckpoint(t, "stella")
+			c.denseModule("2_Dense", c.hidden(), o.Dense, true)
+			break
+		}
+		c = readFixtureCheckpoint(t, "newmodel")
+	case "JinaBertForMaskedLM":
+		c = readFixtureCheckpoint(t, "jinabert")
+	case "NomicBertModel":
+		c = readFixtureCheckpoint(t, "nomicbert")
+	case "Qwen2ForCausalLM":
+		c = readFixtureCheckpoint(t, "qwen2")
+		c.config["architectures"] = []string{e.Architecture}
+		if strings.HasPrefix(e.ID, "Alibaba-NLP/gte-Qwen2") {
+			c.config["is_causal"] = false
+		}
+		if e.ID == "NovaSearch/stella_en_1.5B_v5" {
+			c.denseModule("2_Dense_1024", c.hidden(), o.Dense, true)
+			c.setModules(stTransformer, stPooling, [2]string{"2_Dense_1024", "sentence_transformers.models.Dense"}, [2]string{"3_Normalize", "sentence_transformers.models.Normalize"})
+		}
+	case "Qwen3ForCausalLM":
+		c = readFixtureCheckpoint(t, "qwen3")
+		c.config["architectures"] = []string{e.Architecture}
+	default:
+		t.Fatalf("%s: no fake checkpoint for architecture %s", e.ID, e.Architecture)
+	}
+	if o.Dense > 0 && o.Multivector == 0 && !hasDenseModule(c) {
+		c.resizeHidden(o.Dense)
+	}
+	if o.Multivector > 0 && o.Dense > 0 {
+		c.resizeHidden(o.Dense)
+	}
+	if o.Dense > 0 && e.Architecture != "NomicBertModel" && e.Architecture != "ModernBertForSequenceClassification" {
+		// The checkpoint's own query prompt must lose to the entry's.
+		c.setPrompts(map[string]string{"query": "checkpoint query prompt: ", "document": "checkpoint document prompt: "})
+	}
+	return c.finish(), e, note
+}
+
+func hasDenseModule(c *checkpoint) bool {
+	for f := range c.files {
+		if strings.HasPrefix(f, "2_Dense") {
+			return true
+		}
+	}
+	return false
+}
+
+// prepare applies a template the way the catalog documents it, for the
+// expected side of a test.
+func prepare(template, instruction, text string) string {
+	if template == "" {
+		if instruction != "" {
+			return instruction + " " + text
+		}
+		return text
+	}
+	s := strings.ReplaceAll(template, "{instruction}", instruction)
+	if strings.Contains(s, "{text}") {
+		return strings.ReplaceAll(s, "{text}", text)
+	}
+	return s + text
+}
+
+// serveCatalog starts an empty fake hub, points the hub client at it and
+// makes the engine see the catalog entries as served (see fakeCheckpoint).
+func serveCatalog(t *testing.T) (*fakeHub, map[string]catalog.Entry) {
+	hub := &fakeHub{repos: map[string]*fakeRepo{}}
+	served := map[string]catalog.Entry{}
+	srv := httptest.NewServer(hub)
+	t.Cleanup(srv.Close)
+	t.Setenv("HF_ENDPOINT", srv.URL)
+	orig := findEntry
+	findEntry = func(name string) (*catalog.Entry, bool) {
+		e, ok := catalog.Find(name)
+		if !ok {
+			return nil, false
+		}
+		hub.mu.Lock()
+		w, ok := served[e.ID]
+		hub.mu.Unlock()
+		if ok {
+			e.Outputs.Sparse = min(e.Outputs.Sparse, w.Outputs.Sparse)
+		}
+		// all-MiniLM-L6-v2's npm mirror has its own test (fetch_test.go).
+		e.NPM = nil
+		return e, true
+	}
+	t.Cleanup(func() { findEntry = orig })
+	return hub, served
+}
+
+// publish puts e's fake checkpoint on the hub and returns the entry as
+// served.
+func (h *fakeHub) publish(t *testing.T, e catalog.Entry, served map[string]catalog.Entry) catalog.Entry {
+	files, s, note := fakeCheckpoint(t, e)
+	if note != "" {
+		t.Log(note)
+	}
+	rev := e.Revision
+	if rev == "" {
+		rev = "main"
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.repos[e.Repo] = &fakeRepo{revision: rev, files: files}
+	served[e.ID] = s
+	return s
+}
+
+func (h *fakeHub) remove(repo string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	delete(h.repos, repo)
+}
+
+func TestCatalogLoadsByID(t *testing.T) {
+	all := catalog.All()
+	hub, served := serveCatalog(t)
+	cache := t.TempDir()
+	eng := openEngine(t, Options{CacheDir: cache})
+	ctx := context.Background()
+	const text = "what does the fox say"
+	docs := []string{"the fox says nothing", "a cat sleeps", "foxes bark at night"}
+	counts := map[string]int{}
+	for _, entry := range all {
+		t.Run(entry.ID, func(t *testing.T) {
+			e := hub.publish(t, entry, served)
+			defer func() {
+				hub.remove(e.Repo)
+				// The cached copy is not needed again: keep the disk small.
+				os.RemoveAll(filepath.Join(cache, "hub", strings.ReplaceAll(e.Repo, "/", "--")))
+			}()
+			defer eng.Unload(e.ID)
+			outs, err := eng.Outputs(ctx, e.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var wantOuts Output
+			if e.Outputs.Dense > 0 {
+				wantOuts |= Dense
+			}
+			if e.Outputs.Sparse > 0 {
+				wantOuts |= Sparse
+			}
+			if e.Outputs.Multivector > 0 {
+				wantOuts |= Multivector
+			}
+			if outs != wantOuts {
+				t.Fatalf("outputs %v, entry declares %v", outs, wantOuts)
+			}
+			for _, k := range e.Outputs.Kinds() {
+				counts[k]++
+			}
+			if e.Outputs.Dense > 0 {
+				checkDenseEntry(t, eng, e, text)
+			}
+			if e.Outputs.Sparse > 0 {
+				res, err := eng.Encode(ctx, e.ID, []string{text}, EncodeOptions{Outputs: Sparse})
+				if err != nil {
+					t.Fatal(err)
+				}
+				sv := res[0].Sparse
+				if sv == nil || len(sv.Indices) == 0 {
+					t.Fatal("empty sparse vector")
+				}
+				for i, id := range sv.Indices {
+					if int(id) >= e.Outputs.Sparse || (i > 0 && id <= sv.Indices[i-1]) || sv.Values[i] <= 0 {
+						t.Fatalf("sparse entry %d: id %d weight %g (vocabulary %d)", i, id, sv.Values[i], e.Outputs.Sparse)
+					}
+				}
+			}
+			if e.Outputs.Multivector > 0 {
+				res, err := eng.Encode(ctx, e.ID, []string{text}, EncodeOptions{Outputs: Multivector, IsQuery: true})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(res[0].Multivector) == 0 {
+					t.Fatal("no token vectors")
+				}
+				for _, v := range res[0].Multivector {
+					if len(v) != e.Outputs.Multivector || math.Abs(norm(v)-1) > 1e-4 {
+						t.Fatalf("token vector of size %d and norm %g; entry declares %d, normalised", len(v), norm(v), e.Outputs.Multivector)
+					}
+				}
+			}
+			if e.Outputs.Score {
+				checkScoreEntry(t, eng, e, text, docs)
+			}
+			for _, p := range e.Profiles {
+				checkProfile(t, eng, e.ID+":"+p.Name, text, docs)
+			}
+		})
+	}
+	hub.mu.Lock()
+	defer hub.mu.Unlock()
+	if len(hub.badRev) > 0 {
+		t.Errorf("requests for another revision than the pinned one: %q", hub.badRev)
+	}
+	t.Logf("%d entries loaded by id through the fake hub (%d requests); outputs: %v", len(all), len(hub.requests), counts)
+}
+
+func norm(v []float32) float64 {
+	var s float64
+	for _, x := range v {
+		s += float64(x) * float64(x)
+	}
+	return math.Sqrt(s)
+}
+
+// checkDenseEntry checks the dense vector's size and norm and that the
+// entry's templates, not the checkpoint's prompts, are applied.
+func checkDenseEntry(t *testing.T, eng *Engine, e catalog.Entry, text string) {
+	t.Helper()
+	ctx := context.Background()
+	got, err := eng.Embed(ctx, e.ID, []string{text, text}, Query())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got[0]) != e.Outputs.Dense {
+		t.Fatalf("dense dimension %d, entry declares %d", len(got[0]), e.Outputs.Dense)
+	}
+	if n := norm(got[0]); e.Normalize && math.Abs(n-1) > 1e-4 {
+		t.Fatalf("norm %g, entry declares normalize", n)
+	}
+	doc, err := eng.Embed(ctx, e.ID, []string{text})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, side := range []struct {
+		name string
+		got  []float32
+		tpl  string
+		inst string
+	}{
+		{"query", got[0], e.QueryTemplate, e.DefaultInstruction},
+		{"document", doc[0], e.DocumentTemplate, ""},
+	} {
+		prepared := prepare(side.tpl, side.inst, text)
+		want, err := eng.Embed(ctx, e.ID, []string{prepared}, NoPrompt())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := golden.MaxAbsDiff(side.got, want[0]); d > 1e-5 {
+			t.Errorf("%s: differs by %.3g from the text prepared as the entry says (%q)", side.name, d, prepared)
+		}
+	}
+}
+
+// checkScoreEntry checks Rerank: sorted, every document once, and the
+// entry's score activation.
+func checkScoreEntry(t *testing.T, eng *Engine, e catalog.Entry, query string, docs []string) {
+	t.Helper()
+	ctx := context.Background()
+	ranked, err := eng.Rerank(ctx, e.ID, query, docs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ranked) != len(docs) {
+		t.Fatalf("%d results for %d documents", len(ranked), len(docs))
+	}
+	for i := 1; i < len(ranked); i++ {
+		if ranked[i].Score > ranked[i-1].Score {
+			t.Fatalf("not sorted: %v", ranked)
+		}
+	}
+	if e.ScoreActivation == "" {
+		return
+	}
+	raw, err := eng.Rerank(ctx, e.ID, query, docs, ScoreActivation(ScoreRaw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rawBy := map[int]float64{}
+	for _, r := range raw {
+		rawBy[r.Index] = float64(r.Score)
+	}
+	for _, r := range ranked {
+		want := rawBy[r.Index]
+		if e.ScoreActivation == "sigmoid" {
+			want = 1 / (1 + math.Exp(-want))
+		}
+		if math.Abs(float64(r.Score)-want) > 1e-6 {
+			t.Fatalf("document %d scores %g; with the entry's %s activation it should be %g", r.Index, r.Score, e.ScoreActivation, want)
+		}
+	}
+}
+
+// checkProfile loads id:profile and checks its outputs and Rerank.
+func checkProfile(t *testing.T, eng *Engine, name, query string, docs []string) {
+	t.Helper()
+	ctx := context.Background()
+	defer eng.Unload(name)
+	e, ok := findEntry(name)
+	if !ok {
+		t.Fatalf("%s: not found", name)
+	}
+	outs, err := eng.Outputs(ctx, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want Output
+	for _, k := range e.Outputs.Kinds() {
+		switch k {
+		case "dense":
+			want |= Dense
+		case "sparse":
+			want |= Sparse
+		case "multivector":
+			want |= Multivector
+		}
+	}
+	if outs != want {
+		t.Errorf("%s: outputs %v, profile declares %v", name, outs, want)
+	}
+	ranked, err := eng.Rerank(ctx, name, query, docs)
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	explicit, err := eng.Rerank(ctx, name, query, docs, ScoreBy(ScoreMode(e.ScoreMode)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range ranked {
+		if ranked[i] != explicit[i] {
+			t.Errorf("%s: Rerank %v, with ScoreBy(%s) %v", name, ranked, e.ScoreMode, explicit)
+			break
+		}
+	}
+	if _, err := eng.Embed(ctx, name, []string{query}); want&Dense == 0 && !errors.Is(err, ErrInvalidInput) {
+		t.Errorf("%s: Embed on a profile without dense output: %v", name, err)
+	}
+}
