@@ -21,12 +21,14 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io/fs"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -168,6 +170,7 @@ func (c *checkpoint) resizeHidden(h int) {
 		return
 	}
 	c.config[key] = h
+	c.shrink()
 	qwen := strings.HasPrefix(fmt.Sprint(c.config["model_type"]), "qwen")
 	if qwen {
 		heads := num(c.config["num_attention_heads"])
@@ -200,6 +203,46 @@ func (c *checkpoint) resizeHidden(h int) {
 		}
 		if !slices.Equal(shape, x.shape) {
 			c.tensors[name] = randomTensor(name, shape)
+		}
+	}
+}
+
+// shrink keeps the checkpoint small once its hidden size grows: one layer,
+// and a WordPiece vocabulary cut to its first 3000 tokens (the special
+// tokens and the most frequent pieces; other words become [UNK] or pieces).
+func (c *checkpoint) shrink() {
+	layer := regexp.MustCompile(`(^|\.)layers?\.(\d+)\.`)
+	for name := range c.tensors {
+		if m := layer.FindStringSubmatch(name); m != nil && m[2] != "0" {
+			delete(c.tensors, name)
+		}
+	}
+	for _, k := range []string{"num_hidden_layers", "n_layer"} {
+		if _, ok := c.config[k]; ok {
+			c.config[k] = 1
+		}
+	}
+	var tok map[string]any
+	if err := json.Unmarshal(c.files["tokenizer.json"], &tok); err != nil {
+		panic(err)
+	}
+	model := tok["model"].(map[string]any)
+	const keep = 3000
+	if model["type"] != "WordPiece" || num(c.config["vocab_size"]) <= keep {
+		return
+	}
+	vocab := model["vocab"].(map[string]any)
+	for piece, id := range vocab {
+		if num(id) >= keep {
+			delete(vocab, piece)
+		}
+	}
+	c.files["tokenizer.json"], _ = json.Marshal(tok)
+	delete(c.files, "vocab.txt")
+	c.config["vocab_size"] = keep
+	for name, x := range c.tensors {
+		if x.shape[0] > keep && strings.Contains(name, "word_embeddings") {
+			c.tensors[name] = tensor{[]int{keep, x.shape[1]}, x.data[:keep*x.shape[1]]}
 		}
 	}
 }
@@ -684,5 +727,117 @@ func checkProfile(t *testing.T, eng *Engine, name, query string, docs []string) 
 	}
 	if _, err := eng.Embed(ctx, name, []string{query}); want&Dense == 0 && !errors.Is(err, ErrInvalidInput) {
 		t.Errorf("%s: Embed on a profile without dense output: %v", name, err)
+	}
+}
+
+// A checkpoint that contradicts its catalog entry fails to load with an
+// error naming both values.
+func TestCatalogContradictions(t *testing.T) {
+	hub, served := serveCatalog(t)
+	eng := openEngine(t, Options{CacheDir: t.TempDir()})
+	ctx := context.Background()
+	for _, tc := range []struct {
+		id    string
+		edit  func(files map[string][]byte, e *catalog.Entry)
+		names []string
+	}{
+		{"BAAI/bge-small-en-v1.5", func(files map[string][]byte, e *catalog.Entry) {
+			// a bge-base checkpoint (768) under the bge-small id (384)
+			base, _ := catalog.Find("BAAI/bge-base-en-v1.5")
+			f, _, _ := fakeCheckpoint(t, *base)
+			maps.Copy(files, f)
+		}, []string{"dense dimension 384", "768"}},
+		{"intfloat/e5-small-v2", func(files map[string][]byte, e *catalog.Entry) {
+			x := readFixtureCheckpoint(t, "xlmr")
+			x.resizeHidden(384)
+			clear(files)
+			maps.Copy(files, x.finish())
+		}, []string{"architecture BertModel", "XLMRobertaModel"}},
+		{"answerdotai/answerai-colbert-small-v1", func(files map[string][]byte, e *catalog.Entry) {
+			c := &checkpoint{files: files}
+			c.denseModule("1_Dense", 32, 64, false)
+		}, []string{"multivector token dimension 96", "64"}},
+		{"naver/splade-v3", func(files map[string][]byte, e *catalog.Entry) {
+			var cfg map[string]any
+			json.Unmarshal(files["config.json"], &cfg)
+			cfg["vocab_size"] = 30000
+			files["config.json"], _ = json.Marshal(cfg)
+		}, []string{"sparse vocabulary size 30522", "vocab_size 30000"}},
+		{"BAAI/bge-reranker-base", func(files map[string][]byte, e *catalog.Entry) {
+			x := readFixtureCheckpoint(t, "xlmr")
+			clear(files)
+			maps.Copy(files, x.finish())
+		}, []string{"architecture XLMRobertaForSequenceClassification", "XLMRobertaModel"}},
+	} {
+		t.Run(tc.id, func(t *testing.T) {
+			e, _ := catalog.Find(tc.id)
+			hub.publish(t, *e, served)
+			hub.mu.Lock()
+			tc.edit(hub.repos[e.Repo].files, e)
+			hub.mu.Unlock()
+			_, err := eng.Outputs(ctx, tc.id)
+			if !errors.Is(err, ErrInvalidModel) {
+				t.Fatalf("got %v, want ErrInvalidModel", err)
+			}
+			for _, s := range tc.names {
+				if !strings.Contains(err.Error(), s) {
+					t.Errorf("error %q does not name %q", err, s)
+				}
+			}
+			t.Log(err)
+		})
+	}
+}
+
+// gte-Qwen2-*-instruct loads with its recipe: the tokenizer's EOS appended,
+// the last token pooled, attention bidirectional as its config.json says.
+func TestGteQwen2Recipe(t *testing.T) {
+	hub, served := serveCatalog(t)
+	eng := openEngine(t, Options{CacheDir: t.TempDir()})
+	ctx := context.Background()
+	const id = "Alibaba-NLP/gte-Qwen2-1.5B-instruct"
+	e, _ := catalog.Find(id)
+	hub.publish(t, *e, served)
+	l, err := eng.acquire(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := l.m
+	eng.release(l)
+	eos, ok := m.tok.TokenToID("<|endoftext|>")
+	if !ok {
+		t.Fatal("no <|endoftext|> in the tokenizer")
+	}
+	enc, err := m.tok.Encode("what does the fox say", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if enc.IDs[len(enc.IDs)-1] != eos {
+		t.Errorf("tokens %v do not end with EOS %d", enc.IDs, eos)
+	}
+	if !slices.Equal(m.pool.modes, []PoolingMode{PoolLastToken}) || !m.pool.normalize {
+		t.Errorf("pooling %s, want last_token + normalize", m.pool)
+	}
+	bidi, err := eng.Embed(ctx, id, []string{"what does the fox say"})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The same files with the flag removed: causal, and another vector.
+	eng.Unload(id)
+	hub.mu.Lock()
+	files := hub.repos[e.Repo].files
+	var cfg map[string]any
+	json.Unmarshal(files["config.json"], &cfg)
+	delete(cfg, "is_causal")
+	files["config.json"], _ = json.Marshal(cfg)
+	hub.mu.Unlock()
+	causalEng := openEngine(t, Options{CacheDir: t.TempDir()})
+	causal, err := causalEng.Embed(ctx, id, []string{"what does the fox say"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := golden.MaxAbsDiff(bidi[0], causal[0]); d < 1e-3 {
+		t.Errorf("is_causal: false changes nothing (max diff %.3g)", d)
 	}
 }
