@@ -247,6 +247,15 @@ func (c *checkpoint) shrink() {
 	}
 }
 
+// prefixTensors renames every tensor to prefix+name.
+func (c *checkpoint) prefixTensors(prefix string) {
+	renamed := make(map[string]tensor, len(c.tensors))
+	for name, x := range c.tensors {
+		renamed[prefix+name] = x
+	}
+	c.tensors = renamed
+}
+
 // denseModule writes a sentence-transformers (or PyLate) Dense module.
 func (c *checkpoint) denseModule(dir string, in, out int, bias bool) {
 	cfg := map[string]any{"in_features": in, "out_features": out, "bias": bias, "activation_function": "torch.nn.modules.linear.Identity"}
@@ -345,6 +354,19 @@ func fakeCheckpoint(t *testing.T, e catalog.Entry) (map[string][]byte, catalog.E
 			break
 		}
 		c = readFixtureCheckpoint(t, "bert-mean")
+	case "HF_ColBERT":
+		// Stanford ColBERT's layout (colbert_stanford.go).
+		c = readFixtureCheckpoint(t, "colbert")
+		for f := range c.files {
+			if f == "modules.json" || strings.HasPrefix(f, "1_Dense/") || strings.HasPrefix(f, "config_sentence") || f == "sentence_bert_config.json" {
+				delete(c.files, f)
+			}
+		}
+		c.prefixTensors("bert.")
+		c.tensors["linear.weight"] = randomTensor("linear.weight", []int{o.Multivector, c.hidden()})
+		c.config["architectures"] = []string{e.Architecture}
+		c.files["artifact.metadata"], _ = json.Marshal(map[string]any{"query_token_id": "[unused0]", "doc_token_id": "[unused1]",
+			"query_maxlen": 32, "doc_maxlen": 180, "mask_punctuation": true, "attend_to_mask_tokens": false, "dim": o.Multivector})
 	case "BertForMaskedLM":
 		c = readFixtureCheckpoint(t, "splade")
 	case "BertForSequenceClassification":
@@ -385,10 +407,7 @@ func fakeCheckpoint(t *testing.T, e catalog.Entry) (map[string][]byte, catalog.E
 			delete(c.files, "modules.json")
 			c.config["id2label"] = map[string]string{"0": "LABEL_0"}
 			c.config["classifier_pooling"] = "mean"
-			for name, x := range c.tensors {
-				delete(c.tensors, name)
-				c.tensors["model."+name] = x
-			}
+			c.prefixTensors("model.")
 			c.tensors["head.dense.weight"] = randomTensor("head.dense.weight", []int{h, h})
 			c.tensors["head.norm.weight"] = randomTensor("head.norm.weight", []int{h})
 			c.tensors["classifier.weight"] = randomTensor("classifier.weight", []int{1, h})

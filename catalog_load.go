@@ -25,6 +25,9 @@ var findEntry = catalog.Find
 // model such as stella_en_400M_v5 is wrong without its 2_Dense projection).
 // A checkpoint without modules.json takes the entry's pooling as it is.
 func settingsPooling(dir string, override *pooling) (pooling, error) {
+	if isStanfordColbert(dir) {
+		return pooling{}, nil // token vectors only (colbert_stanford.go)
+	}
 	if override == nil {
 		return readPooling(dir)
 	}

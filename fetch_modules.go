@@ -12,7 +12,7 @@ import (
 // each sentence-transformers module folder's config and weights (Pooling,
 // Dense such as stella's 2_Dense_1024, SpladePooling, PyLate Dense), and the
 // heads the catalog entry declares (BGE-M3's sparse_linear and
-// colbert_linear, SPLADE query weights). All are optional: a file the
+// colbert_linear, Stanford ColBERT's artifact.metadata, SPLADE query weights). All are optional: a file the
 // repository lacks is skipped.
 func moduleFiles(dir string, e *catalog.Entry) []string {
 	var files []string
@@ -31,7 +31,8 @@ func moduleFiles(dir string, e *catalog.Entry) []string {
 		files = append(files, "sparse_linear.safetensors", "sparse_linear.pt", "idf.json", "query_token_weights.txt")
 	}
 	if e != nil && e.Outputs.Multivector > 0 {
-		files = append(files, "colbert_linear.safetensors", "colbert_linear.pt")
+		// BGE-M3's head; Stanford ColBERT's settings (colbert_stanford.go).
+		files = append(files, "colbert_linear.safetensors", "colbert_linear.pt", "artifact.metadata")
 	}
 	return files
 }
