@@ -23,10 +23,16 @@ var findEntry = catalog.Find
 // when the catalog entry names a pooling, replaces its Pooling mode and
 // Normalize step with the entry's. The checkpoint's Dense modules stay (a
 // model such as stella_en_400M_v5 is wrong without its 2_Dense projection).
-// A checkpoint without modules.json takes the entry's pooling as it is.
-func settingsPooling(dir string, override *pooling) (pooling, error) {
+// A checkpoint without modules.json takes the entry's pooling as it is; when
+// the entry declares only a sparse output, that is SPLADE's (max over tokens
+// of log1p(relu(MLM logits)), as SIE's splade adapter computes it).
+func settingsPooling(dir string, s modelSettings) (pooling, error) {
+	override := s.pooling
 	if isStanfordColbert(dir) {
 		return pooling{}, nil // token vectors only (colbert_stanford.go)
+	}
+	if s.splade && !exists(filepath.Join(dir, "modules.json")) {
+		return pooling{splade: &spladePooling{Strategy: "max", Activation: "relu"}}, nil
 	}
 	if override == nil {
 		return readPooling(dir)
@@ -170,6 +176,7 @@ func entrySettings(e *catalog.Entry) modelSettings {
 			s.outputs |= outMulti
 		}
 	}
+	s.splade = e.Outputs.Sparse > 0 && e.Outputs.Dense == 0
 	s.scoreMode = ScoreMode(e.ScoreMode)
 	switch e.ScoreActivation {
 	case "sigmoid":

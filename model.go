@@ -153,6 +153,9 @@ type modelSettings struct {
 	entry *catalog.Entry
 	// outputs narrows what the model gives (a catalog profile); 0 = all.
 	outputs outputSet
+	// splade: the entry declares a SPLADE model, which a checkpoint without
+	// modules.json cannot say itself.
+	splade bool
 	// scoreMode and scoreActivation are Rerank's defaults ("" = sie's).
 	scoreMode       ScoreMode
 	scoreActivation string
@@ -330,7 +333,7 @@ func loadModel(backend compute.Backend, name, dir string, s modelSettings, reser
 	if c, ok := enc.(arch.SequenceClassifier); ok {
 		m.classifier, m.outputs = c, outScore
 	} else {
-		if m.pool, err = settingsPooling(dir, s.pooling); err != nil {
+		if m.pool, err = settingsPooling(dir, s); err != nil {
 			return nil, err
 		}
 		if len(m.pool.modes) > 0 {
