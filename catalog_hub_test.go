@@ -207,19 +207,23 @@ func (c *checkpoint) resizeHidden(h int) {
 	}
 }
 
-// shrink keeps the checkpoint small once its hidden size grows: one layer,
+// shrink keeps the checkpoint small once its hidden size grows: one layer
+// (Qwen keeps its two: their attention stays narrow, and with one layer
+// last-token pooling could not tell causal from bidirectional attention),
 // and a WordPiece vocabulary cut to its first 3000 tokens (the special
 // tokens and the most frequent pieces; other words become [UNK] or pieces).
 func (c *checkpoint) shrink() {
-	layer := regexp.MustCompile(`(^|\.)layers?\.(\d+)\.`)
-	for name := range c.tensors {
-		if m := layer.FindStringSubmatch(name); m != nil && m[2] != "0" {
-			delete(c.tensors, name)
+	if !strings.HasPrefix(fmt.Sprint(c.config["model_type"]), "qwen") {
+		layer := regexp.MustCompile(`(^|\.)layers?\.(\d+)\.`)
+		for name := range c.tensors {
+			if m := layer.FindStringSubmatch(name); m != nil && m[2] != "0" {
+				delete(c.tensors, name)
+			}
 		}
-	}
-	for _, k := range []string{"num_hidden_layers", "n_layer"} {
-		if _, ok := c.config[k]; ok {
-			c.config[k] = 1
+		for _, k := range []string{"num_hidden_layers", "n_layer"} {
+			if _, ok := c.config[k]; ok {
+				c.config[k] = 1
+			}
 		}
 	}
 	var tok map[string]any
