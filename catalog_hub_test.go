@@ -392,6 +392,25 @@ func fakeCheckpoint(t *testing.T, e catalog.Entry) (map[string][]byte, catalog.E
 		c.tensors["lm_head.layer_norm.weight"] = randomTensor("lm_head.layer_norm.weight", []int{h})
 		c.tensors["lm_head.layer_norm.bias"] = randomTensor("lm_head.layer_norm.bias", []int{h})
 		c.tensors["lm_head.bias"] = randomTensor("lm_head.bias", []int{o.Sparse})
+	case "NewForMaskedLM":
+		// The NewModel fixture's encoder with a masked-LM head; no
+		// modules.json, so the entry says SPLADE.
+		c = readFixtureCheckpoint(t, "newmodel")
+		for f := range c.files {
+			if f == "modules.json" || strings.HasPrefix(f, "1_Pooling/") || strings.HasPrefix(f, "config_sentence") || f == "sentence_bert_config.json" {
+				delete(c.files, f)
+			}
+		}
+		h := c.hidden()
+		c.config["architectures"] = []string{e.Architecture}
+		c.config["vocab_size"] = o.Sparse
+		c.tensors["embeddings.word_embeddings.weight"] = randomTensor("words", []int{o.Sparse, h})
+		c.prefixTensors("new.")
+		c.tensors["lm_head.dense.weight"] = randomTensor("lm_head.dense.weight", []int{h, h})
+		c.tensors["lm_head.dense.bias"] = randomTensor("lm_head.dense.bias", []int{h})
+		c.tensors["lm_head.norm.weight"] = randomTensor("lm_head.norm.weight", []int{h})
+		c.tensors["lm_head.norm.bias"] = randomTensor("lm_head.norm.bias", []int{h})
+		c.tensors["lm_head.decoder.bias"] = randomTensor("lm_head.decoder.bias", []int{o.Sparse})
 	case "BertForMaskedLM":
 		c = readFixtureCheckpoint(t, "splade")
 	case "BertForSequenceClassification":

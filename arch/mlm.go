@@ -155,6 +155,71 @@ func (m *RobertaForMaskedLM) MLMLogits(p Params, hidden *Node) *Node {
 	return Add(logits, ExpandLeftToRank(p[m.bias], 3))
 }
 
+// NewForMaskedLM is NewModel + NewLMPredictionHead, mirroring
+// Alibaba-NLP/new-impl's modeling.py: dense → hidden_act → LayerNorm →
+// decoder, the decoder weight tied to the word embeddings and its bias
+// `lm_head.decoder.bias`. SPLADE models on the GTE "new" architecture
+// (opensearch-neural-sparse-encoding-doc-v3-gte) use it. A NewForMaskedLM
+// checkpoint that stores no head is served as the bare NewModel.
+type NewForMaskedLM struct {
+	*NewModel
+	dense   linear
+	act     activation.Type
+	norm    layerNorm
+	decoder int // [V, H]
+	bias    int // [V]
+	vocab   int
+}
+
+// NewNewForMaskedLM takes the encoder (under "new.") and the head under
+// "lm_head."; without lm_head.dense.weight it returns the bare encoder.
+func NewNewForMaskedLM(config []byte, w *Weights) (Encoder, error) {
+	var c struct {
+		TieWordEmbeddings *bool `json:"tie_word_embeddings"`
+	}
+	if err := json.Unmarshal(config, &c); err != nil {
+		return nil, fmt.Errorf("config.json: %w", err)
+	}
+	m, err := NewNewModel(config, w, "NewForMaskedLM")
+	if err != nil {
+		return nil, err
+	}
+	const head = "lm_head."
+	if !w.HasExact(head + "dense.weight") {
+		return m, nil
+	}
+	if m.cfg.LayerNormType != "" && m.cfg.LayerNormType != "layer_norm" {
+		return nil, fmt.Errorf("config: the masked-LM head supports layer_norm_type layer_norm, not %q", m.cfg.LayerNormType)
+	}
+	h := m.cfg.HiddenSize
+	act, _ := activationByName(m.cfg.HiddenAct) // validated by NewNewModel
+	mlm := &NewForMaskedLM{
+		NewModel: m,
+		dense:    takeLinearExact(w, head+"dense", h, h, true),
+		act:      act,
+		norm:     takeLayerNormExact(w, head+"norm", h, m.cfg.LayerNormEps, true),
+		decoder:  m.embeddings.word.w,
+	}
+	if words := w.Params()[m.embeddings.word.w].Shape; len(words) == 2 {
+		mlm.vocab = words[0]
+	}
+	if c.TieWordEmbeddings != nil && !*c.TieWordEmbeddings {
+		mlm.decoder = w.TakeExact(head+"decoder.weight", mlm.vocab, h)
+	}
+	mlm.bias = w.TakeExact(head+"decoder.bias", mlm.vocab)
+	return mlm, nil
+}
+
+// VocabSize implements MaskedLM.
+func (m *NewForMaskedLM) VocabSize() int { return m.vocab }
+
+// MLMLogits implements MaskedLM: hidden [B, T, H] → logits [B, T, V].
+func (m *NewForMaskedLM) MLMLogits(p Params, hidden *Node) *Node {
+	x := m.norm.apply(p, m.dense.apply(p, hidden, m.act)) // [B, T, H]
+	logits := Einsum("bth,vh->btv", x, p[m.decoder])
+	return Add(logits, ExpandLeftToRank(p[m.bias], 3))
+}
+
 func init() {
 	Register(func(config []byte, w *Weights) (Encoder, error) {
 		return NewBertForMaskedLM(config, w)
@@ -169,4 +234,5 @@ func init() {
 var (
 	_ MaskedLM = (*BertForMaskedLM)(nil)
 	_ MaskedLM = (*RobertaForMaskedLM)(nil)
+	_ MaskedLM = (*NewForMaskedLM)(nil)
 )

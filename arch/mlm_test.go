@@ -157,69 +157,91 @@ func runMLM(t *testing.T, m archModel, r archRows) [][]float32 {
 	return logits
 }
 
-// TestRobertaForMaskedLM: the XLM-R fixture's encoder (checked against
-// upstream's hidden states) under "roberta." with a RobertaLMHead of random
-// weights; the logits must equal the head computed on the host in float64
-// (dense, exact GELU, LayerNorm, tied decoder, lm_head.bias) from those
-// hidden states.
-func TestRobertaForMaskedLM(t *testing.T) {
-	c, _ := golden.Load("xlmr")
-	const h, v, eps = 32, 8002, 1e-5
-	rnd := func(n int, seed float64) []float32 {
-		x := make([]float32, n)
-		for i := range x {
-			x[i] = float32(math.Sin(seed*float64(i+1)) * 0.2)
-		}
-		return x
-	}
-	dw, db, nw, nb, bias := rnd(h*h, 1.3), rnd(h, 2.9), rnd(h, 3.7), rnd(h, 4.1), rnd(v, 5.3)
-	for i := range nw {
-		nw[i] += 1
-	}
-	for _, name := range []string{"RobertaForMaskedLM", "XLMRobertaForMaskedLM"} {
-		src := fixtureSource(t, c.Dir, "roberta.")
-		src.add("lm_head.dense.weight", []int{h, h}, dw)
-		src.add("lm_head.dense.bias", []int{h}, db)
-		src.add("lm_head.layer_norm.weight", []int{h}, nw)
-		src.add("lm_head.layer_norm.bias", []int{h}, nb)
-		src.add("lm_head.bias", []int{v}, bias)
-		src.add("lm_head.decoder.bias", []int{v}, bias) // the same tensor, stored twice by some savers
-		enc, w, err := buildArch(fixtureConfig(t, c.Dir, map[string]any{"architectures": []string{name}}), src)
-		if err != nil {
-			t.Fatal(err)
-		}
-		m := archModel{enc: enc, params: w.Params()}
-		mlm := enc.(arch.MaskedLM)
-		if mlm.VocabSize() != v || enc.Info().Architecture != name {
-			t.Fatalf("%s: vocabulary %d, architecture %s", name, mlm.VocabSize(), enc.Info().Architecture)
-		}
-		var want [][][]float32
-		if err := c.Output("last_hidden_state", &want); err != nil {
-			t.Fatal(err)
-		}
-		checkHidden(t, m, c.Inputs, want, name)
-		r := rowsFromInputs(c.Inputs[:2], enc.Info().PositionOffset)
-		hidden, _ := m.run(t, r, nil)
-		logits := runMLM(t, m, r)
-		emb := src.data["roberta.embeddings.word_embeddings.weight"]
-		worst := 0.0
-		for row := range 2 {
-			for _, tok := range realTokens(c.Inputs[row]) {
-				ref := refRobertaHead(hidden[row][tok*h:(tok+1)*h], dw, db, nw, nb, emb, bias, eps)
-				got := logits[row][tok*v : (tok+1)*v]
-				d := golden.MaxAbsDiff(got, ref)
-				worst = max(worst, d)
-				if d > 1e-4 {
-					t.Fatalf("%s text %d token %d: logits max abs diff %.3g\n got %s\nwant %s", name, row, tok, d, golden.Head(got, 6), golden.Head(ref, 6))
+// TestMaskedLMHeads: the RoBERTa and NewModel (GTE) masked-LM heads on
+// their fixtures' encoders (checked against upstream's hidden states), with
+// head weights of random values; the logits must equal the head computed on
+// the host in float64 (dense, exact GELU, LayerNorm, tied decoder, bias)
+// from those hidden states.
+func TestMaskedLMHeads(t *testing.T) {
+	for _, tc := range []struct {
+		arch, fixture, prefix string
+		names                 [5]string // dense.weight, dense.bias, norm.weight, norm.bias, bias
+		vocab                 int
+		eps                   float64
+	}{
+		{"RobertaForMaskedLM", "xlmr", "roberta.", [5]string{"lm_head.dense.weight", "lm_head.dense.bias", "lm_head.layer_norm.weight", "lm_head.layer_norm.bias", "lm_head.bias"}, 8002, 1e-5},
+		{"XLMRobertaForMaskedLM", "xlmr", "roberta.", [5]string{"lm_head.dense.weight", "lm_head.dense.bias", "lm_head.layer_norm.weight", "lm_head.layer_norm.bias", "lm_head.bias"}, 8002, 1e-5},
+		{"NewForMaskedLM", "newmodel", "new.", [5]string{"lm_head.dense.weight", "lm_head.dense.bias", "lm_head.norm.weight", "lm_head.norm.bias", "lm_head.decoder.bias"}, 30528, 1e-12},
+	} {
+		t.Run(tc.arch, func(t *testing.T) {
+			c, _ := golden.Load(tc.fixture)
+			const h = 32
+			rnd := func(n int, seed float64) []float32 {
+				x := make([]float32, n)
+				for i := range x {
+					x[i] = float32(math.Sin(seed*float64(i+1)) * 0.2)
+				}
+				return x
+			}
+			dw, db, nw, nb, bias := rnd(h*h, 1.3), rnd(h, 2.9), rnd(h, 3.7), rnd(h, 4.1), rnd(tc.vocab, 5.3)
+			for i := range nw {
+				nw[i] += 1
+			}
+			config := fixtureConfig(t, c.Dir, map[string]any{"architectures": []string{tc.arch}})
+			// Without the head the checkpoint is a plain encoder.
+			if enc, _, err := buildArch(config, fixtureSource(t, c.Dir, tc.prefix)); err == nil {
+				if _, ok := enc.(arch.MaskedLM); ok {
+					t.Fatal("a checkpoint without a head gives MLM logits")
+				}
+			} else if tc.arch == "NewForMaskedLM" {
+				t.Fatalf("NewForMaskedLM without a head: %v", err)
+			}
+			src := fixtureSource(t, c.Dir, tc.prefix)
+			for i, x := range [][]float32{dw, db, nw, nb, bias} {
+				shape := []int{len(x)}
+				if i == 0 {
+					shape = []int{h, h}
+				}
+				src.add(tc.names[i], shape, x)
+			}
+			enc, w, err := buildArch(config, src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := archModel{enc: enc, params: w.Params()}
+			mlm, ok := enc.(arch.MaskedLM)
+			if !ok || mlm.VocabSize() != tc.vocab || enc.Info().Architecture != tc.arch {
+				t.Fatalf("%T: vocabulary %d, architecture %s", enc, mlm.VocabSize(), enc.Info().Architecture)
+			}
+			var want [][][]float32
+			if err := c.Output("last_hidden_state", &want); err != nil {
+				t.Fatal(err)
+			}
+			checkHidden(t, m, c.Inputs, want, tc.arch)
+			r := rowsFromInputs(c.Inputs[:2], enc.Info().PositionOffset)
+			hidden, _ := m.run(t, r, nil)
+			logits := runMLM(t, m, r)
+			emb := src.data[tc.prefix+"embeddings.word_embeddings.weight"]
+			worst := 0.0
+			for row := range 2 {
+				for _, tok := range realTokens(c.Inputs[row]) {
+					ref := refMLMHead(hidden[row][tok*h:(tok+1)*h], dw, db, nw, nb, emb, bias, tc.eps)
+					got := logits[row][tok*tc.vocab : (tok+1)*tc.vocab]
+					d := golden.MaxAbsDiff(got, ref)
+					worst = max(worst, d)
+					if d > 1e-4 {
+						t.Fatalf("text %d token %d: logits max abs diff %.3g\n got %s\nwant %s", row, tok, d, golden.Head(got, 6), golden.Head(ref, 6))
+					}
 				}
 			}
-		}
-		t.Logf("%s: MLM logits vs float64 host head: max abs diff %.3g", name, worst)
+			t.Logf("MLM logits vs float64 host head: max abs diff %.3g", worst)
+		})
 	}
 }
 
-// refRobertaHead is RobertaLMHead in float64 for one token.
-func refRobertaHead(x []float32, dw, db, nw, nb, emb, bias []float32, eps float64) []float32 {
+// refMLMHead is a masked-LM head in float64 for one token: dense, exact
+// GELU, LayerNorm, decoder tied to the embeddings, bias.
+func refMLMHead(x []float32, dw, db, nw, nb, emb, bias []float32, eps float64) []float32 {
 	h := len(x)
 	y := make([]float64, h)
 	for o := range h {
