@@ -72,6 +72,11 @@ func readPylate(dir string, m *model) (*pylateConfig, error) {
 	if _, err := readJSON(filepath.Join(dir, "config_sentence_transformers.json"), &s); err != nil {
 		return nil, err
 	}
+	return pylateFrom(dir, m, s)
+}
+
+// pylateFrom resolves ColBERT settings against the model's tokenizer.
+func pylateFrom(dir string, m *model, s pylateSettings) (*pylateConfig, error) {
 	str := func(p *string, def string) string {
 		if p == nil {
 			return def

@@ -92,7 +92,7 @@ func splitRevision(name string) (string, string) {
 // any hub repository id (optionally @revision), fetched from the hub.
 func resolveModel(ctx context.Context, name string, opts Options) (string, modelSettings, error) {
 	id, rev := splitRevision(name)
-	if entry, ok := catalog.Find(id); ok {
+	if entry, ok := findEntry(id); ok {
 		e := *entry
 		if rev != "" {
 			// A pinned revision is the hub's; the npm mirror holds one fixed
@@ -186,7 +186,7 @@ var variantRE = regexp.MustCompile(`^model\.[^/]+\.safetensors$`)
 // loads the checkpoint (model.go, heads.go, pooling.go, sparse.go,
 // colbert.go): the JSON and text files (config, tokenizer, modules.json,
 // sentence-transformers module configs, idf.json,
-// query_token_weights.txt), the root safetensors (single or sharded) and
+// query_token_weights.txt, Stanford ColBERT's artifact.metadata), the root safetensors (single or sharded) and
 // head weights (.safetensors or .pt), and each sentence-transformers
 // module folder's weights (model.safetensors, else pytorch_model.bin).
 // Other runtimes' exports (onnx/, openvino/, …), PyTorch copies of
@@ -212,7 +212,7 @@ func modelFiles(files []string) []string {
 			continue
 		}
 		switch ext := path.Ext(base); {
-		case ext == ".json" || ext == ".txt":
+		case ext == ".json" || ext == ".txt" || f == "artifact.metadata":
 			out = append(out, f)
 		case ext == ".safetensors":
 			if dir == "." && rootMain && variantRE.MatchString(base) {
@@ -317,14 +317,4 @@ func indexShards(path string) ([]string, error) {
 }
 
 // settingsFor turns a catalog entry's facts into load settings.
-func settingsFor(e *catalog.Entry) modelSettings {
-	var s modelSettings
-	if e.Pooling != "" {
-		s.pooling = &pooling{modes: []PoolingMode{PoolingMode(e.Pooling)}, normalize: e.Normalize}
-	}
-	s.maxLength = e.MaxLength
-	if e.QueryTemplate != "" || e.DocumentTemplate != "" || e.DefaultInstruction != "" {
-		s.prompts = &prompts{query: e.QueryTemplate, document: e.DocumentTemplate, defaultInstruction: e.DefaultInstruction}
-	}
-	return s
-}
+func settingsFor(e *catalog.Entry) modelSettings { return entrySettings(e) }

@@ -92,6 +92,12 @@ func (m *model) loadHeads(params []arch.Param) ([]arch.Param, error) {
 		}
 	}
 
+	if m.info.Architecture == stanfordArch {
+		var err error
+		if params, err = m.loadStanfordHead(params); err != nil { // colbert_stanford.go
+			return nil, err
+		}
+	}
 	if len(m.pool.tokenDense) > 0 {
 		proj := pooling{dense: slices.Clone(m.pool.tokenDense)}
 		var err error

@@ -15,6 +15,7 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 
 	"github.com/sie-project/sie/arch"
+	"github.com/sie-project/sie/catalog"
 	"github.com/sie-project/sie/internal/pytorch"
 	"github.com/sie-project/sie/internal/safetensors"
 	"github.com/sie-project/sie/tokenizer"
@@ -43,6 +44,10 @@ type model struct {
 
 	sparse *sparseHead // set when outputs has outSparse (sparse.go)
 	multi  *multiHead  // set when outputs has outMulti (colbert.go)
+
+	// Rerank's defaults from the catalog entry ("" = sie's own).
+	scoreMode       ScoreMode
+	scoreActivation string
 
 	backend compute.Backend
 	execMu  sync.Mutex
@@ -139,9 +144,21 @@ func openWeights(dir string) (*safetensors.Set, error) {
 // modelSettings are the facts that may come from the catalog instead of the
 // checkpoint's own files.
 type modelSettings struct {
-	pooling   *pooling
+	pooling   *pooling // replaces the Pooling mode and Normalize; Dense modules stay
 	maxLength int
 	prompts   *prompts
+
+	// entry is the catalog entry the model was named by; its declared
+	// architecture and output sizes are checked against the checkpoint.
+	entry *catalog.Entry
+	// outputs narrows what the model gives (a catalog profile); 0 = all.
+	outputs outputSet
+	// splade: the entry declares a SPLADE model, which a checkpoint without
+	// modules.json cannot say itself.
+	splade bool
+	// scoreMode and scoreActivation are Rerank's defaults ("" = sie's).
+	scoreMode       ScoreMode
+	scoreActivation string
 }
 
 func readJSON(path string, v any) (bool, error) {
@@ -316,9 +333,7 @@ func loadModel(backend compute.Backend, name, dir string, s modelSettings, reser
 	if c, ok := enc.(arch.SequenceClassifier); ok {
 		m.classifier, m.outputs = c, outScore
 	} else {
-		if s.pooling != nil {
-			m.pool = *s.pooling
-		} else if m.pool, err = readPooling(dir); err != nil {
+		if m.pool, err = settingsPooling(dir, s); err != nil {
 			return nil, err
 		}
 		if len(m.pool.modes) > 0 {
@@ -342,9 +357,7 @@ func loadModel(backend compute.Backend, name, dir string, s modelSettings, reser
 		m.padID = pad.PadID
 	}
 
-	if s.prompts != nil {
-		m.prompts = *s.prompts
-	} else if m.prompts, err = readPrompts(dir); err != nil {
+	if m.prompts, err = settingsPrompts(dir, s.prompts); err != nil {
 		return nil, err
 	}
 
@@ -361,6 +374,9 @@ func loadModel(backend compute.Backend, name, dir string, s modelSettings, reser
 		if params, err = m.loadHeads(params); err != nil { // sparse and multivector outputs (heads.go)
 			return nil, err
 		}
+	}
+	if err := m.applyEntry(config, s); err != nil { // catalog_load.go
+		return nil, err
 	}
 	for _, p := range params {
 		m.bytes += int64(len(p.Data)) * 4

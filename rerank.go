@@ -59,7 +59,7 @@ func (e *Engine) Rerank(ctx context.Context, model, query string, docs []string,
 	defer e.release(l)
 	m := l.m
 	if m.classifier == nil {
-		if m.outputs&outMulti != 0 || cfg.late.mode != "" {
+		if m.outputs&outMulti != 0 || cfg.late.mode != "" || m.scoreMode != "" {
 			return e.rerankLate(ctx, l, model, query, docs, cfg)
 		}
 		return nil, modelErr(model, "rerank", fmt.Errorf("%w: %s is neither a cross-encoder nor a multivector model (ScoreBy(ScoreDense) or ScoreBy(ScoreSparse) compares its embeddings)", ErrInvalidInput, m.info.Architecture))
@@ -82,6 +82,9 @@ func (e *Engine) Rerank(ctx context.Context, model, query string, docs []string,
 		return nil, callErr(model, "rerank", err)
 	}
 	activation := cfg.activation
+	if activation == "" {
+		activation = m.scoreActivation
+	}
 	if activation == "" {
 		activation = m.classifier.ScoreActivation()
 	}

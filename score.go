@@ -70,6 +70,9 @@ func (e *Engine) rerankLate(ctx context.Context, l *loaded, model, query string,
 	}
 	mode := cfg.late.mode
 	if mode == "" {
+		mode = m.scoreMode
+	}
+	if mode == "" {
 		mode = ScoreMaxSim
 	}
 	w := defaultHybridWeights

@@ -10,8 +10,11 @@
 //	defer eng.Close()
 //	vecs, err := eng.Embed(ctx, "sentence-transformers/all-MiniLM-L6-v2", []string{"hello", "world"})
 //
-// Models are named by catalog id (downloaded into a local cache on first use)
-// or by a local directory laid out like a Hugging Face checkpoint.
+// Models are named by catalog id (downloaded into a local cache on first use;
+// "id:profile" picks a variant such as "BAAI/bge-m3:sparse") or by a local
+// directory laid out like a Hugging Face checkpoint. Package catalog lists
+// the ids and documents, per setting, whether the catalog entry or the
+// checkpoint's own files win.
 //
 // Embed returns dense vectors. Encode returns any of a model's typed
 // outputs in one call: dense, sparse (SPLADE, bge-m3) and multivector

@@ -164,4 +164,16 @@ func init() {
 	Register(func(config []byte, w *Weights) (Encoder, error) {
 		return NewBertModel(config, w)
 	}, "BertModel")
+	// Stanford ColBERT's HF_ColBERT (colbert-ir/colbertv2.0): BERT under
+	// "bert." plus the token projection linear.weight at the root, which is
+	// not part of the encoder (the caller takes it as the ColBERT head).
+	Register(func(config []byte, w *Weights) (Encoder, error) {
+		m, err := NewBertModel(config, w)
+		if err != nil {
+			return nil, err
+		}
+		w.IgnoreExact("linear.weight")
+		m.arch = "HF_ColBERT"
+		return m, nil
+	}, "HF_ColBERT")
 }

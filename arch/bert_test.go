@@ -1,20 +1,6 @@
 package arch_test
 
-import (
-	"testing"
-
-	"github.com/sie-project/sie/internal/safetensors"
-)
-
-// source adapts a safetensors checkpoint to arch.TensorSource.
-type source struct{ set *safetensors.Set }
-
-func (s source) Names() []string { return s.set.Names() }
-func (s source) Float32(name string) ([]float32, []int, error) {
-	t, _ := s.set.Tensor(name)
-	d, err := t.Float32()
-	return d, t.Shape, err
-}
+import "testing"
 
 // TestBertHiddenStates: last hidden states on unmasked positions and the
 // pooler output of the BERT fixtures, against upstream (≤ 1e-4).

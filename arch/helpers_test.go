@@ -1,11 +1,15 @@
 package arch_test
 
-// Test harness for the architecture fixtures: build an encoder from a fixture
-// folder (optionally with an edited config or renamed / extra tensors), run
-// it on explicit [B, T] rows, and compare hidden states token by token.
+// The one test harness for the architecture fixtures: build an encoder from a
+// fixture folder (optionally with an edited config or renamed / extra
+// tensors), run it on explicit [B, T] rows (recorded, packed or made up), and
+// compare hidden states token by token, the pooler output and classifier
+// logits with upstream's (checkFixture, checkPacking, checkHidden,
+// checkPackedRow).
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -191,15 +195,55 @@ func packRow(ins []golden.Input, which []int, offset, pad int) (archRows, []int)
 // classification head and returns its logits per row, [B][S·labels].
 func (m archModel) run(t *testing.T, r archRows, first [][]int32) (hidden, logits [][]float32) {
 	t.Helper()
+	if first == nil {
+		return m.runWith(t, r, nil, nil)
+	}
+	var flat []int32
+	for _, f := range first {
+		flat = append(flat, f...)
+	}
+	starts := tensors.FromFlatDataAndDimensions(flat, len(first), len(first[0]))
+	return m.runWith(t, r, func(p arch.Params, h *Node, x []*Node) *Node {
+		return arch.ClassifySegments(m.enc.(arch.SequenceClassifier), p, h, x[4], x[3])
+	}, starts)
+}
+
+// poolerEncoder is an encoder with BERT's pooler (dense + tanh on [CLS]).
+type poolerEncoder interface {
+	Pooler(p arch.Params, hidden *Node) *Node
+}
+
+// runPooler is run that also returns the pooler output per row, [B][H].
+func (m archModel) runPooler(t *testing.T, r archRows) (hidden, pooled [][]float32) {
+	t.Helper()
+	pe, ok := m.enc.(poolerEncoder)
+	if !ok {
+		t.Fatalf("%T has no Pooler method", m.enc)
+	}
+	return m.runWith(t, r, func(p arch.Params, h *Node, _ []*Node) *Node {
+		pl := pe.Pooler(p, h)
+		if pl == nil {
+			panic("the checkpoint has no pooler")
+		}
+		return pl
+	}, nil)
+}
+
+// runWith executes the encoder on r plus, when extra is set, a second
+// output computed from the weights, the hidden states and the inputs (ids,
+// types, positions, segments, then extraArg when given). Both come back
+// split per row.
+func (m archModel) runWith(t *testing.T, r archRows, extra func(p arch.Params, h *Node, x []*Node) *Node, extraArg *tensors.Tensor) (hidden, second [][]float32) {
+	t.Helper()
 	np := len(m.params)
 	exec, err := NewExec(gobackend.GetBackend(), func(in []*Node) []*Node {
 		x := in[np:]
 		p := arch.Params(in[:np])
 		h := m.enc.Forward(p, arch.Inputs{IDs: x[0], TypeIDs: x[1], Positions: x[2], Segments: x[3]})
-		if first == nil {
+		if extra == nil {
 			return []*Node{h}
 		}
-		return []*Node{h, arch.ClassifySegments(m.enc.(arch.SequenceClassifier), p, h, x[4], x[3])}
+		return []*Node{h, extra(p, h, x)}
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -211,12 +255,8 @@ func (m archModel) run(t *testing.T, r archRows, first [][]int32) (hidden, logit
 	for _, v := range [][]int32{r.ids, r.types, r.pos, r.segs} {
 		args = append(args, tensors.FromFlatDataAndDimensions(v, r.b, r.t))
 	}
-	if first != nil {
-		var flat []int32
-		for _, f := range first {
-			flat = append(flat, f...)
-		}
-		args = append(args, tensors.FromFlatDataAndDimensions(flat, len(first), len(first[0])))
+	if extraArg != nil {
+		args = append(args, extraArg)
 	}
 	outs, err := exec.Exec(args...)
 	if err != nil {
@@ -235,10 +275,10 @@ func (m archModel) run(t *testing.T, r archRows, first [][]int32) (hidden, logit
 		return rows
 	}
 	hidden = split(outs[0])
-	if first != nil {
-		logits = split(outs[1])
+	if extra != nil {
+		second = split(outs[1])
 	}
-	return hidden, logits
+	return hidden, second
 }
 
 // hiddenDiff compares got (one row, [T·H]) at the given row indices with
@@ -302,6 +342,61 @@ func checkPackedRow(t *testing.T, m archModel, ins []golden.Input, which []int) 
 			splitTokens(single[0], h), wantIdx, h, 1e-5))
 	}
 	return worst
+}
+
+// checkFixture compares last_hidden_state on every real token (and
+// pooler_output when the fixture has it) with the upstream values (1e-4).
+func checkFixture(t *testing.T, name string) {
+	t.Helper()
+	c, m := loadArch(t, name)
+	var want [][][]float32
+	if err := c.Output("last_hidden_state", &want); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%s last_hidden_state: max abs diff on unmasked positions %.3g", name, checkHidden(t, m, c.Inputs, want, name))
+	if _, ok := c.Outputs["pooler_output"]; !ok {
+		return
+	}
+	var wantPooled [][]float32
+	if err := c.Output("pooler_output", &wantPooled); err != nil {
+		t.Fatal(err)
+	}
+	_, pooled := m.runPooler(t, rowsFromInputs(c.Inputs, m.enc.Info().PositionOffset))
+	worst := 0.0
+	for i := range c.Inputs {
+		d := golden.MaxAbsDiff(pooled[i], wantPooled[i])
+		worst = max(worst, d)
+		if d > 1e-4 {
+			t.Fatalf("text %d pooler_output: max abs diff %.3g > 1e-4\n got %s\nwant %s", i, d,
+				golden.Head(pooled[i], 6), golden.Head(wantPooled[i], 6))
+		}
+	}
+	t.Logf("%s pooler_output: max abs diff %.3g", name, worst)
+}
+
+// checkPacking packs each group of texts into one row (3 padding tokens
+// after them) and compares every token's hidden state with the text's own
+// row of the fixture batch (1e-5).
+func checkPacking(t *testing.T, name string, groups ...[]int) {
+	t.Helper()
+	c, m := loadArch(t, name)
+	off, h := m.enc.Info().PositionOffset, m.enc.Info().HiddenSize
+	alone, _ := m.run(t, rowsFromInputs(c.Inputs, off), nil)
+	for _, texts := range groups {
+		row, starts := packRow(c.Inputs, texts, off, 3)
+		packed, _ := m.run(t, row, nil)
+		worst := 0.0
+		for s, i := range texts {
+			idx := realTokens(c.Inputs[i])
+			gotIdx := make([]int, len(idx))
+			for n := range idx {
+				gotIdx[n] = starts[s] + n
+			}
+			worst = max(worst, hiddenDiff(t, fmt.Sprintf("texts %v packed: text %d", texts, i), packed[0], gotIdx,
+				splitTokens(alone[i], h), idx, h, 1e-5))
+		}
+		t.Logf("%s texts %v packed in one row: max abs diff to alone %.3g", name, texts, worst)
+	}
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }

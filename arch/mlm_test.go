@@ -2,13 +2,12 @@ package arch_test
 
 import (
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"testing"
 
-	"github.com/gomlx/compute/gobackend"
 	. "github.com/gomlx/gomlx/core/graph"
-	"github.com/gomlx/gomlx/core/tensors"
 
 	"github.com/sie-project/sie/arch"
 	"github.com/sie-project/sie/internal/golden"
@@ -41,28 +40,7 @@ func TestBertForMaskedLM(t *testing.T) {
 		t.Fatal(err)
 	}
 	in := c.Inputs[probe.Text]
-	r := rowsFromInputs([]golden.Input{in}, 0)
-	np := len(m.params)
-	exec, err := NewExec(gobackend.GetBackend(), func(x []*Node) []*Node {
-		p := arch.Params(x[:np])
-		h := mlm.Forward(p, arch.Inputs{IDs: x[np], TypeIDs: x[np+1], Positions: x[np+2], Segments: x[np+3]})
-		return []*Node{mlm.MLMLogits(p, h)}
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var args []any
-	for _, p := range m.params {
-		args = append(args, tensors.FromFlatDataAndDimensions(p.Data, p.Shape...))
-	}
-	for _, v := range [][]int32{r.ids, r.types, r.pos, r.segs} {
-		args = append(args, tensors.FromFlatDataAndDimensions(v, r.b, r.t))
-	}
-	outs, err := exec.Exec(args...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	logits, _ := tensors.CopyFlatData[float32](outs[0])
+	logits := runMLM(t, m, rowsFromInputs([]golden.Input{in}, 0))[0]
 	v := mlm.VocabSize()
 	worst := 0.0
 	for tok, want := range probe.Values {
@@ -168,4 +146,130 @@ func readGolden(t *testing.T, dir string, v any) {
 	if err := json.Unmarshal(raw, v); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// runMLM runs a masked-LM encoder on rows and returns the logits per row,
+// [B][T·V].
+func runMLM(t *testing.T, m archModel, r archRows) [][]float32 {
+	t.Helper()
+	mlm := m.enc.(arch.MaskedLM)
+	_, logits := m.runWith(t, r, func(p arch.Params, h *Node, _ []*Node) *Node { return mlm.MLMLogits(p, h) }, nil)
+	return logits
+}
+
+// TestMaskedLMHeads: the RoBERTa and NewModel (GTE) masked-LM heads on
+// their fixtures' encoders (checked against upstream's hidden states), with
+// head weights of random values; the logits must equal the head computed on
+// the host in float64 (dense, exact GELU, LayerNorm, tied decoder, bias)
+// from those hidden states.
+func TestMaskedLMHeads(t *testing.T) {
+	for _, tc := range []struct {
+		arch, fixture, prefix string
+		names                 [5]string // dense.weight, dense.bias, norm.weight, norm.bias, bias
+		vocab                 int
+		eps                   float64
+	}{
+		{"RobertaForMaskedLM", "xlmr", "roberta.", [5]string{"lm_head.dense.weight", "lm_head.dense.bias", "lm_head.layer_norm.weight", "lm_head.layer_norm.bias", "lm_head.bias"}, 8002, 1e-5},
+		{"XLMRobertaForMaskedLM", "xlmr", "roberta.", [5]string{"lm_head.dense.weight", "lm_head.dense.bias", "lm_head.layer_norm.weight", "lm_head.layer_norm.bias", "lm_head.bias"}, 8002, 1e-5},
+		{"NewForMaskedLM", "newmodel", "new.", [5]string{"lm_head.dense.weight", "lm_head.dense.bias", "lm_head.norm.weight", "lm_head.norm.bias", "lm_head.decoder.bias"}, 30528, 1e-12},
+	} {
+		t.Run(tc.arch, func(t *testing.T) {
+			c, _ := golden.Load(tc.fixture)
+			const h = 32
+			rnd := func(n int, seed float64) []float32 {
+				x := make([]float32, n)
+				for i := range x {
+					x[i] = float32(math.Sin(seed*float64(i+1)) * 0.2)
+				}
+				return x
+			}
+			dw, db, nw, nb, bias := rnd(h*h, 1.3), rnd(h, 2.9), rnd(h, 3.7), rnd(h, 4.1), rnd(tc.vocab, 5.3)
+			for i := range nw {
+				nw[i] += 1
+			}
+			config := fixtureConfig(t, c.Dir, map[string]any{"architectures": []string{tc.arch}})
+			// Without the head the checkpoint is a plain encoder.
+			if enc, _, err := buildArch(config, fixtureSource(t, c.Dir, tc.prefix)); err == nil {
+				if _, ok := enc.(arch.MaskedLM); ok {
+					t.Fatal("a checkpoint without a head gives MLM logits")
+				}
+			} else if tc.arch == "NewForMaskedLM" {
+				t.Fatalf("NewForMaskedLM without a head: %v", err)
+			}
+			src := fixtureSource(t, c.Dir, tc.prefix)
+			for i, x := range [][]float32{dw, db, nw, nb, bias} {
+				shape := []int{len(x)}
+				if i == 0 {
+					shape = []int{h, h}
+				}
+				src.add(tc.names[i], shape, x)
+			}
+			enc, w, err := buildArch(config, src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := archModel{enc: enc, params: w.Params()}
+			mlm, ok := enc.(arch.MaskedLM)
+			if !ok || mlm.VocabSize() != tc.vocab || enc.Info().Architecture != tc.arch {
+				t.Fatalf("%T: vocabulary %d, architecture %s", enc, mlm.VocabSize(), enc.Info().Architecture)
+			}
+			var want [][][]float32
+			if err := c.Output("last_hidden_state", &want); err != nil {
+				t.Fatal(err)
+			}
+			checkHidden(t, m, c.Inputs, want, tc.arch)
+			r := rowsFromInputs(c.Inputs[:2], enc.Info().PositionOffset)
+			hidden, _ := m.run(t, r, nil)
+			logits := runMLM(t, m, r)
+			emb := src.data[tc.prefix+"embeddings.word_embeddings.weight"]
+			worst := 0.0
+			for row := range 2 {
+				for _, tok := range realTokens(c.Inputs[row]) {
+					ref := refMLMHead(hidden[row][tok*h:(tok+1)*h], dw, db, nw, nb, emb, bias, tc.eps)
+					got := logits[row][tok*tc.vocab : (tok+1)*tc.vocab]
+					d := golden.MaxAbsDiff(got, ref)
+					worst = max(worst, d)
+					if d > 1e-4 {
+						t.Fatalf("text %d token %d: logits max abs diff %.3g\n got %s\nwant %s", row, tok, d, golden.Head(got, 6), golden.Head(ref, 6))
+					}
+				}
+			}
+			t.Logf("MLM logits vs float64 host head: max abs diff %.3g", worst)
+		})
+	}
+}
+
+// refMLMHead is a masked-LM head in float64 for one token: dense, exact
+// GELU, LayerNorm, decoder tied to the embeddings, bias.
+func refMLMHead(x []float32, dw, db, nw, nb, emb, bias []float32, eps float64) []float32 {
+	h := len(x)
+	y := make([]float64, h)
+	for o := range h {
+		s := float64(db[o])
+		for i := range h {
+			s += float64(dw[o*h+i]) * float64(x[i])
+		}
+		y[o] = 0.5 * s * (1 + math.Erf(s/math.Sqrt2))
+	}
+	var mean, variance float64
+	for _, a := range y {
+		mean += a
+	}
+	mean /= float64(h)
+	for _, a := range y {
+		variance += (a - mean) * (a - mean)
+	}
+	variance /= float64(h)
+	for i := range y {
+		y[i] = (y[i]-mean)/math.Sqrt(variance+eps)*float64(nw[i]) + float64(nb[i])
+	}
+	out := make([]float32, len(bias))
+	for k := range out {
+		s := float64(bias[k])
+		for i := range h {
+			s += float64(emb[k*h+i]) * y[i]
+		}
+		out[k] = float32(s)
+	}
+	return out
 }

@@ -260,4 +260,18 @@ func init() {
 	Register(func(config []byte, w *Weights) (Encoder, error) {
 		return NewModernBertModel(config, w)
 	}, "ModernBertModel")
+	// The raw pre-training checkpoints (answerdotai/ModernBERT-base, -large)
+	// serve as encoders: the masked-LM head (head.dense, head.norm, decoder)
+	// is not part of an embedding and is ignored.
+	Register(func(config []byte, w *Weights) (Encoder, error) {
+		m, err := NewModernBertModel(config, w)
+		if err != nil {
+			return nil, err
+		}
+		for _, n := range []string{"head.dense.weight", "head.dense.bias", "head.norm.weight", "head.norm.bias", "decoder.weight", "decoder.bias"} {
+			w.IgnoreExact(n)
+		}
+		m.arch = "ModernBertForMaskedLM"
+		return m, nil
+	}, "ModernBertForMaskedLM")
 }

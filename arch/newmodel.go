@@ -278,9 +278,10 @@ func (m *NewModel) Info() Info {
 }
 
 func init() {
-	for _, name := range []string{"NewModel", "NewForMaskedLM"} {
-		Register(func(config []byte, w *Weights) (Encoder, error) {
-			return NewNewModel(config, w, name)
-		}, name)
-	}
+	Register(func(config []byte, w *Weights) (Encoder, error) {
+		return NewNewModel(config, w, "NewModel")
+	}, "NewModel")
+	Register(func(config []byte, w *Weights) (Encoder, error) {
+		return NewNewForMaskedLM(config, w) // mlm.go
+	}, "NewForMaskedLM")
 }

@@ -10,6 +10,14 @@ package arch
 //
 // Position ids restart at 0 in every packed segment; upstream uses 0..L−1
 // per row even with left padding, which RoPE (relative) makes equivalent.
+//
+// Attention is causal unless config.json says "is_causal": false, as
+// gte-Qwen2-*-instruct does: that repository's own modeling_qwen.py (the
+// remote code its config's auto_map names) reads the flag and, since its
+// commit 2c527fb, attends bidirectionally; text-embeddings-inference honours
+// it too (its PR #762). Bidirectional attention still stays inside each
+// packed segment and never sees padding. transformers' built-in Qwen2Model
+// ignores the flag.
 
 import (
 	"encoding/json"
@@ -37,6 +45,7 @@ type QwenConfig struct {
 	UseSlidingWindow      bool            `json:"use_sliding_window"`
 	LayerTypes            []string        `json:"layer_types"`
 	AttentionBias         *bool           `json:"attention_bias"` // Qwen3 only; Qwen2Attention ignores it
+	IsCausal              *bool           `json:"is_causal"`      // absent: causal, as upstream
 
 	qwen3 bool // per-head q_norm / k_norm, no fixed q/k/v biases
 }
@@ -188,10 +197,29 @@ func NewQwenModel(config []byte, w *Weights, arch string, qwen3 bool) (*QwenMode
 	return m, nil
 }
 
+// Causal reports whether attention is causal (config.json's is_causal, true
+// when absent).
+func (c *QwenConfig) Causal() bool { return c.IsCausal == nil || *c.IsCausal }
+
 // Forward runs the decoder: [B, T] inputs → last hidden states [B, T, H].
-// Attention is causal and stays inside each packed segment.
+// Attention stays inside each packed segment; it is causal unless the
+// config says is_causal: false.
 func (m *QwenModel) Forward(p Params, in Inputs) *Node {
-	mask := causalSegmentMask(in.Segments)
+	return m.forward(p, in, m.mask)
+}
+
+// mask is the attention mask the config asks for: [B, T] segments →
+// [B, T, 1, T] additive.
+func (m *QwenModel) mask(seg *Node) *Node {
+	if m.cfg.Causal() {
+		return causalSegmentMask(seg)
+	}
+	return segmentMask(seg)
+}
+
+// forward runs the decoder with the given attention mask.
+func (m *QwenModel) forward(p Params, in Inputs, maskFn func(*Node) *Node) *Node {
+	mask := maskFn(in.Segments)
 	cos, sin := m.rope.cosSin(in.Positions)
 	x := m.embed.apply(p, in.IDs)
 	for _, l := range m.layers {

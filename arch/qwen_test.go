@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/sie-project/sie/arch"
 	"github.com/sie-project/sie/internal/golden"
 )
 
@@ -86,6 +87,67 @@ func TestQwenUnsupported(t *testing.T) {
 			t.Errorf("%s: unsupported config accepted", name)
 		} else {
 			t.Logf("%s: %v", name, err)
+		}
+	}
+}
+
+// gte-Qwen2's config.json says is_causal: false. The bidirectional model
+// must equal the causal model of the same weights with only its mask
+// swapped, differ from the causal one, and keep packed segments apart.
+func TestQwenBidirectional(t *testing.T) {
+	c, causal := loadArch(t, "qwen2")
+	q := loadQwenCase(t, c.Dir)
+	enc, w, err := buildArch(fixtureConfig(t, c.Dir, map[string]any{"is_causal": false}), fixtureSource(t, c.Dir, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bidi := archModel{enc: enc, params: w.Params()}
+	swapped := archModel{enc: arch.WithSwappedMask(causal.enc), params: causal.params}
+	rows := rowsFromInputs(q.Right, 0)
+	got, _ := bidi.run(t, rows, nil)
+	want, _ := swapped.run(t, rows, nil)
+	plain, _ := causal.run(t, rows, nil)
+	h := enc.Info().HiddenSize
+	var same, differs float64
+	for i, in := range q.Right {
+		idx := realTokens(in)
+		same = max(same, hiddenDiff(t, "bidirectional vs causal with the mask swapped, text "+itoa(i), got[i], idx, splitTokens(want[i], h), idx, h, 1e-6))
+		for _, j := range idx[:len(idx)-1] {
+			differs = max(differs, golden.MaxAbsDiff(got[i][j*h:(j+1)*h], plain[i][j*h:(j+1)*h]))
+		}
+	}
+	if differs < 1e-3 {
+		t.Fatalf("bidirectional hidden states equal the causal ones (max diff %.3g): the flag is ignored", differs)
+	}
+	t.Logf("bidirectional vs swapped-mask causal: %.3g; vs causal: %.3g", same, differs)
+	t.Logf("packed vs alone, bidirectional: max abs diff %.3g", checkPackedRow(t, bidi, q.Right, []int{0, 2, 5}))
+}
+
+// A later token changes an earlier position's hidden state only when
+// attention is bidirectional.
+func TestQwenLaterTokenReachesEarlier(t *testing.T) {
+	c, causal := loadArch(t, "qwen2")
+	enc, w, err := buildArch(fixtureConfig(t, c.Dir, map[string]any{"is_causal": false}), fixtureSource(t, c.Dir, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bidi := archModel{enc: enc, params: w.Params()}
+	rows := newArchRows(2, 5)
+	for i, id := range []int32{100, 200, 300, 400, 500, 100, 200, 300, 400, 600} { // the rows differ in the last token only
+		rows.ids[i], rows.pos[i], rows.segs[i] = id, int32(i%5), 1
+	}
+	h := enc.Info().HiddenSize
+	for _, tc := range []struct {
+		name    string
+		m       archModel
+		reaches bool
+	}{{"causal", causal, false}, {"bidirectional", bidi, true}} {
+		out, _ := tc.m.run(t, rows, nil)
+		for pos := 0; pos < 4; pos++ {
+			d := golden.MaxAbsDiff(out[0][pos*h:(pos+1)*h], out[1][pos*h:(pos+1)*h])
+			if tc.reaches != (d > 1e-4) {
+				t.Errorf("%s: position %d changes by %.3g when the last token changes", tc.name, pos, d)
+			}
 		}
 	}
 }

@@ -4,6 +4,8 @@
 //	sie encode --model <dir|id> [--query] [--outputs dense,sparse,multivector] [--dtype T] [--dims N]
 //	sie rerank --model <dir|id> --query Q [--top-k K] [--instruction S] [--activation sigmoid|identity]
 //	sie demo [--model <dir|id>]
+//	sie models [--json]
+//	sie info MODEL[:PROFILE] [--json]
 //
 // embed reads one JSON string per line on stdin and writes one JSON array of
 // floats per line on stdout, in input order. encode reads the same and
@@ -49,7 +51,8 @@ func usage() error {
   sie rerank --model <dir|id> --query Q [--top-k K] [--instruction S] [--activation sigmoid|identity]
   sie demo [--model <dir|id>] [--backend ...]
   sie pull MODEL[@REV]
-  sie tokenize --model <dir|id> [--pair]`)
+  sie tokenize --model <dir|id> [--pair]
+  sie models [--json] | sie info MODEL[:PROFILE] [--json]`)
 }
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) error {
@@ -69,6 +72,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) 
 		return runPull(ctx, args[1:], stdout)
 	case "tokenize":
 		return runTokenize(ctx, args[1:], stdin, stdout)
+	case "models":
+		return runModels(args[1:], stdout)
+	case "info":
+		return runInfo(args[1:], stdout)
 	case "-h", "--help", "help":
 		fmt.Fprintln(stdout, usage())
 		return nil
