@@ -280,16 +280,16 @@ const (
 type errKind int
 
 const (
-	kindInvalid     errKind = iota // caller mistake in the request
-	kindEmpty                      // empty input list or empty text
-	kindTooLarge                   // body over MaxBodyBytes
-	kindNotFound                   // unknown model or route
-	kindUnauthorized               // missing or wrong API key
-	kindWrongModel                 // the model cannot do what the route asks
-	kindOverloaded                 // queue full or too many requests: retry
-	kindUnavailable                // loading or out of memory: retry later
-	kindCanceled                   // the client went away
-	kindInternal                   // a failure that is not the caller's
+	kindInvalid      errKind = iota // caller mistake in the request
+	kindEmpty                       // empty input list or empty text
+	kindTooLarge                    // body over MaxBodyBytes
+	kindNotFound                    // unknown model or route
+	kindUnauthorized                // missing or wrong API key
+	kindWrongModel                  // the model cannot do what the route asks
+	kindOverloaded                  // queue full or too many requests: retry
+	kindUnavailable                 // loading or out of memory: retry later
+	kindCanceled                    // the client went away
+	kindInternal                    // a failure that is not the caller's
 )
 
 // apiError is an error with its kind; the dialect writes it.
