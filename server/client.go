@@ -9,7 +9,9 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/sie-project/sie"
 )
@@ -165,6 +167,9 @@ func (v Vector) quantized() (sie.Quantized, error) {
 }
 
 func (c *Client) encode(ctx context.Context, op, model string, texts []string, p EncodeParams) ([]EncodedItem, error) {
+	if err := checkUTF8(model, op, texts...); err != nil {
+		return nil, err
+	}
 	items := make([]Item, len(texts))
 	for i, t := range texts {
 		items[i] = Item{Text: t}
@@ -182,6 +187,9 @@ func (c *Client) encode(ctx context.Context, op, model string, texts []string, p
 // Rerank scores docs against query, as Engine.Rerank does.
 func (c *Client) Rerank(ctx context.Context, model, query string, docs []string, opts ...sie.Option) ([]sie.Ranked, error) {
 	co := sie.ReadOptions(opts...)
+	if err := checkUTF8(model, "rerank", append([]string{query}, docs...)...); err != nil {
+		return nil, err
+	}
 	items := make([]Item, len(docs))
 	for i, d := range docs {
 		items[i] = Item{Text: d}
@@ -256,7 +264,8 @@ func (c *Client) errorFrom(model, op string, status int, raw []byte) error {
 		} `json:"error"`
 	}
 	_ = json.Unmarshal(raw, &env)
-	msg := env.Error.Message
+	// The server's message already names the operation and model.
+	msg := modelPrefix.ReplaceAllString(env.Error.Message, "")
 	if msg == "" {
 		msg = fmt.Sprintf("HTTP %d: %s", status, bytes.TrimSpace(raw))
 	}
@@ -282,6 +291,20 @@ func (c *Client) errorFrom(model, op string, status int, raw []byte) error {
 		kind = sie.ErrBackend
 	}
 	return &sie.ModelError{Model: model, Op: op, Err: &remoteError{kind: kind, msg: msg, status: status}}
+}
+
+// modelPrefix is what *sie.ModelError puts before its cause.
+var modelPrefix = regexp.MustCompile(`^sie: \w+ "(?:[^"\\]|\\.)*": `)
+
+// checkUTF8 refuses invalid UTF-8 as the Engine does (JSON would silently
+// replace it).
+func checkUTF8(model, op string, texts ...string) error {
+	for i, t := range texts {
+		if !utf8.ValidString(t) {
+			return &sie.ModelError{Model: model, Op: op, Err: fmt.Errorf("%w: text %d is not valid UTF-8", sie.ErrInvalidInput, i)}
+		}
+	}
+	return nil
 }
 
 // remoteError is an error answered by the server: it matches its sentinel
