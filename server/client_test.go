@@ -39,7 +39,9 @@ func TestClientMatchesEngine(t *testing.T) {
 		return func(ctx context.Context, svc sie.Service) (any, error) { return svc.Encode(ctx, model, texts, o) }
 	}
 	rr := func(model, q string, docs []string, opts ...sie.Option) call {
-		return func(ctx context.Context, svc sie.Service) (any, error) { return svc.Rerank(ctx, model, q, docs, opts...) }
+		return func(ctx context.Context, svc sie.Service) (any, error) {
+			return svc.Rerank(ctx, model, q, docs, opts...)
+		}
 	}
 	cases := []struct {
 		name string
