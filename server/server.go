@@ -149,6 +149,8 @@ type Server struct {
 	opts Options
 	mux  *http.ServeMux
 	sem  chan struct{}
+	// patterns lists the registered routes, for OpenAPI.
+	patterns []string
 	m    *metrics
 
 	defaultModel string
@@ -499,6 +501,7 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 // handle registers a route: authentication, the concurrency limit, panic
 // recovery, metrics and the access log around h.
 func (s *Server) handle(pattern string, a api, open bool, h handlerFunc) {
+	s.patterns = append(s.patterns, pattern)
 	route := pattern
 	if i := strings.IndexByte(route, ' '); i >= 0 {
 		route = route[i+1:]
