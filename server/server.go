@@ -151,7 +151,7 @@ type Server struct {
 	sem  chan struct{}
 	// patterns lists the registered routes, for OpenAPI.
 	patterns []string
-	m    *metrics
+	m        *metrics
 
 	defaultModel string
 	configured   map[string]string // served name → backend name
