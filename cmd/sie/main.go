@@ -52,7 +52,8 @@ func usage() error {
   sie demo [--model <dir|id>] [--backend ...]
   sie pull MODEL[@REV]
   sie tokenize --model <dir|id> [--pair]
-  sie models [--json] | sie info MODEL[:PROFILE] [--json]`)
+  sie models [--json] | sie info MODEL[:PROFILE] [--json]
+  sie serve [--addr 127.0.0.1:8080] [--model M]... [--alias NAME=MODEL]... [--default-model M] [--api-key K]`)
 }
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) error {
@@ -76,6 +77,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) 
 		return runModels(args[1:], stdout)
 	case "info":
 		return runInfo(args[1:], stdout)
+	case "serve":
+		return runServe(ctx, args[1:], stdout, os.Stderr)
 	case "-h", "--help", "help":
 		fmt.Fprintln(stdout, usage())
 		return nil

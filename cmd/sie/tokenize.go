@@ -35,13 +35,13 @@ func runTokenize(ctx context.Context, args []string, stdin io.Reader, stdout io.
 	var texts []string
 	var pairs [][2]string
 	flush := func() error {
-		var toks []sie.Tokens
+		var toks []sie.TokenEncoding
 		var err error
 		switch {
 		case *pair && len(pairs) > 0:
-			toks, err = eng.TokenizePairs(ctx, ef.model, pairs)
+			toks, err = eng.EncodeTokenPairs(ctx, ef.model, pairs)
 		case !*pair && len(texts) > 0:
-			toks, err = eng.Tokenize(ctx, ef.model, texts)
+			toks, err = eng.EncodeTokens(ctx, ef.model, texts)
 		}
 		if err != nil {
 			return err
