@@ -137,8 +137,8 @@ func run(model, sentencesFile, backend string, threads, iters, warmup int) error
 
 type matrixRun struct {
 	workload, texts, model, modelName, backend, cpu, memOut string
-	threads, maxIters                                      int
-	minTime                                                time.Duration
+	threads, maxIters                                       int
+	minTime                                                 time.Duration
 }
 
 // result is one line of the matrix; zero fields are omitted.
