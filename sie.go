@@ -128,6 +128,11 @@ type Options struct {
 	// that is not enough the load fails with ErrResourceExhausted.
 	MemoryBudget int64
 
+	// Precision is the format model weights are kept in on the device;
+	// zero means float32. BFloat16Weights and Float16Weights halve the
+	// weights' memory; graphs still compute in float32 (see Precision).
+	Precision Precision
+
 	// Logger receives diagnostics; nil means none. The library never prints.
 	Logger *slog.Logger
 }
@@ -185,6 +190,9 @@ type loaded struct {
 // Open starts an Engine on the configured backend.
 func Open(opts Options) (*Engine, error) {
 	opts = opts.withDefaults()
+	if !opts.Precision.valid() {
+		return nil, fmt.Errorf("%w: unknown precision %d", ErrInvalidInput, int(opts.Precision))
+	}
 	b, cfg, err := backends.Open(opts.Backend)
 	if err != nil {
 		if errors.Is(err, backends.ErrUnavailable) {
@@ -328,6 +336,7 @@ func (e *Engine) load(ctx context.Context, name string) (any, error) {
 		reserved = weights + int64(e.opts.MaxBatchTokens)*int64(hidden)*32
 		return e.reserve(name, reserved)
 	}
+	settings.precision = e.opts.Precision
 	m, err := loadModel(e.backend, name, dir, settings, reserve)
 	if err != nil {
 		e.unreserve(reserved)
