@@ -4,6 +4,7 @@ package backends
 
 import (
 	"fmt"
+	"os"
 
 	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes"
@@ -18,10 +19,22 @@ import (
 // becomes broadcast, multiply and sum (ops checkptr accepts), and the fused
 // ops that would call the kernels report "not implemented", which makes GoMLX
 // use their decomposed forms. Results are the same up to float32 summation
-// order; only speed suffers, which does not matter under -race.
+// order; only speed suffers (several times slower matmuls).
+//
+// A test binary built with checkptr off for GoMLX
+// (-race -gcflags=github.com/gomlx/compute/...=-d=checkptr=0) can keep the
+// fast kernels by setting EnvRaceKernels=1, as sie's own CI does.
+
+// EnvRaceKernels set to 1 keeps the matmul kernels in race builds.
+const EnvRaceKernels = "SIE_RACE_KERNELS"
 
 // raceSafe wraps the pure-Go backend for race builds.
-func raceSafe(b compute.Backend) compute.Backend { return raceBackend{b} }
+func raceSafe(b compute.Backend) compute.Backend {
+	if os.Getenv(EnvRaceKernels) == "1" {
+		return b
+	}
+	return raceBackend{b}
+}
 
 type raceBackend struct{ compute.Backend }
 
