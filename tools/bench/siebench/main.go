@@ -14,6 +14,9 @@
 // Workload files: siebench --emit-workloads DIR --tokenizer tokenizer.json
 // --sentences FILE writes a.txt … e.txt, one text per line.
 //
+// Cold start (--cold --model DIR --texts e.txt): Open → first vector of one
+// text, a second call, then the compiles and time of two passes of the stream.
+//
 // Legacy mode (no --workload): one batch of --sentences with --model-dir,
 // printing the older {"runtime":"sie/<backend>","sentences_per_s",…} line.
 //
@@ -59,12 +62,15 @@ func main() {
 	minTime := flag.Duration("min-time", 5*time.Second, "matrix mode: time each workload at least this long")
 	memOut := flag.String("mem-out", "", "matrix mode: append a peak-RSS JSON line to this file")
 
+	cold := flag.Bool("cold", false, "measure cold start: Open to first vector, then the compiles as --texts fills the grid")
 	emit := flag.String("emit-workloads", "", "write the workload files a.txt … e.txt to this folder and exit")
 	tokenizerFile := flag.String("tokenizer", "", "with --emit-workloads: tokenizer.json used to size the texts")
 	flag.Parse()
 
 	var err error
 	switch {
+	case *cold:
+		err = coldStart(*model, *modelName, *backend, *texts, *threads)
 	case *emit != "":
 		err = emitWorkloads(*emit, *tokenizerFile, *sentencesFile)
 	case *workload != "":
