@@ -18,7 +18,8 @@ import (
 // it is used and compute in float32, so on CPU backends the vectors stay
 // within a cosine of 0.999 of float32 (tested on every fixture) while speed
 // is unchanged or slightly lower: the gain there is memory. On GPUs (XLA) the
-// widening fuses into the kernels that read the weights.
+// widening fuses into the kernels that read the weights. The onnx backend
+// has no half-precision buffers and takes float32 only.
 type Precision int
 
 const (

@@ -130,7 +130,8 @@ type Options struct {
 
 	// Precision is the format model weights are kept in on the device;
 	// zero means float32. BFloat16Weights and Float16Weights halve the
-	// weights' memory; graphs still compute in float32 (see Precision).
+	// weights' memory; graphs still compute in float32 (see Precision). The
+	// onnx backend takes float32 only.
 	Precision Precision
 
 	// Logger receives diagnostics; nil means none. The library never prints.
@@ -201,6 +202,11 @@ func Open(opts Options) (*Engine, error) {
 		return nil, fmt.Errorf("sie: %w", err)
 	}
 	opts.Backend = cfg
+	if opts.Precision != Float32Weights && cfg.Kind == backends.ONNX {
+		// GoMLX's ONNX Runtime backend has no half-precision buffers.
+		b.Finalize()
+		return nil, fmt.Errorf("%w: the onnx backend keeps weights in float32 only (precision %s)", ErrInvalidInput, opts.Precision)
+	}
 	e := &Engine{opts: opts, backend: b, kind: cfg.Kind, models: map[string]*loaded{}}
 	switch {
 	case opts.MemoryBudget > 0:
