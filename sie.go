@@ -79,6 +79,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 	"unicode/utf8"
 
 	"github.com/gomlx/compute"
@@ -123,7 +124,8 @@ type Options struct {
 	// MemoryBudget caps the bytes all loaded models may use together
 	// (weights plus a workspace estimate of 32 bytes per hidden unit per
 	// batch token). Zero means 75% of the machine's memory on CPU backends
-	// and no limit on GPUs; a negative value means no limit. Loading a model
+	// and 90% of the GPU memory free at Open on xla:cuda (no limit when the
+	// GPU cannot be asked); a negative value means no limit. Loading a model
 	// that would exceed it unloads the least recently used idle models; when
 	// that is not enough the load fails with ErrResourceExhausted.
 	MemoryBudget int64
@@ -213,8 +215,24 @@ func Open(opts Options) (*Engine, error) {
 		e.budget = opts.MemoryBudget
 	case opts.MemoryBudget == 0 && cfg.Kind != backends.XLACUDA:
 		e.budget = backends.SystemMemory() / 4 * 3
+	case opts.MemoryBudget == 0:
+		e.budget = gpuBudget(opts.Logger)
 	}
 	return e, nil
+}
+
+// gpuBudget is the default memory budget on a GPU: 90% of the memory free
+// when the Engine opens, or 0 (no limit) when nvidia-smi cannot tell.
+func gpuBudget(log *slog.Logger) int64 {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	total, free, err := backends.GPUMemory(ctx)
+	if err != nil {
+		log.Warn("sie: GPU memory unknown; no memory budget", "err", err)
+		return 0
+	}
+	log.Info("sie: GPU memory", "total", total, "free", free)
+	return free / 10 * 9
 }
 
 // Backend names the backend the Engine runs on.
