@@ -61,6 +61,7 @@ func main() {
 	cpu := flag.String("cpu", "", "matrix mode: the cpu field of the JSON line")
 	minTime := flag.Duration("min-time", 5*time.Second, "matrix mode: time each workload at least this long")
 	memOut := flag.String("mem-out", "", "matrix mode: append a peak-RSS JSON line to this file")
+	precision := flag.String("precision", "", "matrix mode: weight precision (float32, bfloat16, float16)")
 
 	cold := flag.Bool("cold", false, "measure cold start: Open to first vector, then the compiles as --texts fills the grid")
 	emit := flag.String("emit-workloads", "", "write the workload files a.txt … e.txt to this folder and exit")
@@ -76,7 +77,7 @@ func main() {
 	case *workload != "":
 		err = runMatrix(matrixRun{
 			workload: *workload, texts: *texts, model: *model, modelName: *modelName, backend: *backend,
-			threads: *threads, cpu: *cpu, minTime: *minTime, maxIters: *iters, memOut: *memOut,
+			threads: *threads, cpu: *cpu, minTime: *minTime, maxIters: *iters, memOut: *memOut, precision: *precision,
 		})
 	default:
 		err = run(*modelDir, *sentencesFile, *backend, *threads, *iters, *warmup)
@@ -142,9 +143,9 @@ func run(model, sentencesFile, backend string, threads, iters, warmup int) error
 }
 
 type matrixRun struct {
-	workload, texts, model, modelName, backend, cpu, memOut string
-	threads, maxIters                                       int
-	minTime                                                 time.Duration
+	workload, texts, model, modelName, backend, cpu, memOut, precision string
+	threads, maxIters                                                  int
+	minTime                                                            time.Duration
 }
 
 // result is one line of the matrix; zero fields are omitted.
@@ -167,7 +168,11 @@ func runMatrix(r matrixRun) error {
 	if err != nil {
 		return err
 	}
-	eng, err := sie.Open(sie.Options{Backend: backends.Config{Kind: backends.Kind(r.backend)}})
+	prec, err := sie.ParsePrecision(r.precision)
+	if err != nil {
+		return err
+	}
+	eng, err := sie.Open(sie.Options{Backend: backends.Config{Kind: backends.Kind(r.backend)}, Precision: prec})
 	if err != nil {
 		return err
 	}
@@ -178,7 +183,7 @@ func runMatrix(r matrixRun) error {
 	// pass runs the workload once and returns the latency of each call.
 	var pass func() ([]time.Duration, error)
 	switch r.workload {
-	case "a", "b", "c":
+	case "a", "b", "c", "f":
 		pass = func() ([]time.Duration, error) {
 			start := time.Now()
 			_, err := eng.Embed(ctx, r.model, texts)
@@ -199,7 +204,7 @@ func runMatrix(r matrixRun) error {
 	case "e":
 		pass = func() ([]time.Duration, error) { return stream(ctx, eng, r.model, texts, 4, 8) }
 	default:
-		return fmt.Errorf("unknown workload %q (want a, b, c, d or e)", r.workload)
+		return fmt.Errorf("unknown workload %q (want a, b, c, d, e or f)", r.workload)
 	}
 
 	if _, err := pass(); err != nil { // load, compile and warm up outside the timing
@@ -218,8 +223,12 @@ func runMatrix(r matrixRun) error {
 		lat = append(lat, l...)
 		items += len(texts)
 	}
+	backend := r.backend
+	if prec != sie.Float32Weights {
+		backend += "/" + prec.String() // weights in reduced precision
+	}
 	res := result{
-		Runtime: "sie", Backend: r.backend, Threads: r.threads, Model: r.modelName, Workload: r.workload,
+		Runtime: "sie", Backend: backend, Threads: r.threads, Model: r.modelName, Workload: r.workload,
 		ItemsPerS:  round(float64(items) / elapsed.Seconds()),
 		TokensPerS: round(float64(tokens()-tok0) / elapsed.Seconds()),
 		P50ms:      round(ms(percentile(lat, 0.50))),

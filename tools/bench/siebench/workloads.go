@@ -17,6 +17,7 @@ import (
 //	c.txt  16 texts of exactly 512 tokens
 //	d.txt  the benchmark sentences again, sent one at a time
 //	e.txt  512 mixed-length texts, the stream of sie's BenchmarkEngine
+//	f.txt  64 texts of exactly 50 tokens (scripts/gpu-check.sh)
 //
 // b and c are built from words of the sentences that the tokenizer maps to
 // one token each, so every runtime sees the same lengths.
@@ -84,7 +85,11 @@ func emitWorkloads(dir, tokenizerFile, sentencesFile string) error {
 	if err != nil {
 		return err
 	}
-	files := map[string][]string{"a": sentences, "b": b, "c": c, "d": sentences, "e": mixedTexts(512, 42)}
+	f, err := fixed(64, 50)
+	if err != nil {
+		return err
+	}
+	files := map[string][]string{"a": sentences, "b": b, "c": c, "d": sentences, "e": mixedTexts(512, 42), "f": f}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
