@@ -49,6 +49,8 @@ type model struct {
 	scoreMode       ScoreMode
 	scoreActivation string
 
+	precision Precision // of weights on the device
+
 	backend compute.Backend
 	execMu  sync.Mutex
 	execs   map[execKey]*graph.Exec // compiled lazily per output set
@@ -159,6 +161,8 @@ type modelSettings struct {
 	// scoreMode and scoreActivation are Rerank's defaults ("" = sie's).
 	scoreMode       ScoreMode
 	scoreActivation string
+
+	precision Precision // of the weights on the device (Options.Precision)
 }
 
 func readJSON(path string, v any) (bool, error) {
@@ -329,7 +333,8 @@ func loadModel(backend compute.Backend, name, dir string, s modelSettings, reser
 	if err != nil {
 		return nil, joinKind(ErrInvalidModel, err)
 	}
-	m := &model{name: name, dir: dir, encoder: enc, info: enc.Info(), backend: backend, execs: map[execKey]*graph.Exec{}, shapes: map[shapeKey]bool{}}
+	m := &model{name: name, dir: dir, encoder: enc, info: enc.Info(), backend: backend, execs: map[execKey]*graph.Exec{}, shapes: map[shapeKey]bool{},
+		precision: s.precision}
 	if c, ok := enc.(arch.SequenceClassifier); ok {
 		m.classifier, m.outputs = c, outScore
 	} else {
@@ -379,14 +384,14 @@ func loadModel(backend compute.Backend, name, dir string, s modelSettings, reser
 		return nil, err
 	}
 	for _, p := range params {
-		m.bytes += int64(len(p.Data)) * 4
+		m.bytes += int64(len(p.Data)) * s.precision.bytesPerWeight()
 	}
 	if err := reserve(m.bytes, m.workspaceWidth()); err != nil {
 		return nil, err
 	}
 	m.weights = make([]*tensors.Tensor, len(params))
 	for i, p := range params {
-		t := tensors.FromFlatDataAndDimensions(p.Data, p.Shape...)
+		t := s.precision.tensor(p.Data, p.Shape)
 		if err := t.ToDevice(backend, 0); err != nil {
 			m.release()
 			return nil, joinKind(ErrBackend, err)
@@ -415,7 +420,7 @@ func (m *model) execFor(k execKey) (*graph.Exec, error) {
 	}
 	nw := len(m.weights)
 	fn := func(in []*graph.Node) []*graph.Node {
-		p := arch.Params(in[:nw])
+		p := arch.Params(m.precision.widen(in[:nw]))
 		x := in[nw:]
 		types, segments := x[1], x[3]
 		if m.multi.hidesTokens() {

@@ -81,6 +81,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"time"
 	"unicode/utf8"
 
 	"github.com/gomlx/compute"
@@ -130,10 +131,17 @@ type Options struct {
 	// MemoryBudget caps the bytes all loaded models may use together
 	// (weights plus a workspace estimate of 32 bytes per hidden unit per
 	// batch token). Zero means 75% of the machine's memory on CPU backends
-	// and no limit on GPUs; a negative value means no limit. Loading a model
+	// and 90% of the GPU memory free at Open on xla:cuda (no limit when the
+	// GPU cannot be asked); a negative value means no limit. Loading a model
 	// that would exceed it unloads the least recently used idle models; when
 	// that is not enough the load fails with ErrResourceExhausted.
 	MemoryBudget int64
+
+	// Precision is the format model weights are kept in on the device;
+	// zero means float32. BFloat16Weights and Float16Weights halve the
+	// weights' memory; graphs still compute in float32 (see Precision). The
+	// onnx backend takes float32 only.
+	Precision Precision
 
 	// Logger receives diagnostics; nil means none. The library never prints.
 	Logger *slog.Logger
@@ -187,6 +195,9 @@ type loaded struct {
 // Open starts an Engine on the configured backend.
 func Open(opts Options) (*Engine, error) {
 	opts = opts.withDefaults()
+	if !opts.Precision.valid() {
+		return nil, fmt.Errorf("%w: unknown precision %d", ErrInvalidInput, int(opts.Precision))
+	}
 	b, cfg, err := backends.Open(opts.Backend)
 	if err != nil {
 		if errors.Is(err, backends.ErrUnavailable) {
@@ -195,14 +206,35 @@ func Open(opts Options) (*Engine, error) {
 		return nil, fmt.Errorf("sie: %w", err)
 	}
 	opts.Backend = cfg
+	if opts.Precision != Float32Weights && cfg.Kind == backends.ONNX {
+		// GoMLX's ONNX Runtime backend has no half-precision buffers.
+		b.Finalize()
+		return nil, fmt.Errorf("%w: the onnx backend keeps weights in float32 only (precision %s)", ErrInvalidInput, opts.Precision)
+	}
 	e := &Engine{opts: opts, backend: b, kind: cfg.Kind, models: map[string]*loaded{}}
 	switch {
 	case opts.MemoryBudget > 0:
 		e.budget = opts.MemoryBudget
 	case opts.MemoryBudget == 0 && cfg.Kind != backends.XLACUDA:
 		e.budget = backends.SystemMemory() / 4 * 3
+	case opts.MemoryBudget == 0:
+		e.budget = gpuBudget(opts.Logger)
 	}
 	return e, nil
+}
+
+// gpuBudget is the default memory budget on a GPU: 90% of the memory free
+// when the Engine opens, or 0 (no limit) when nvidia-smi cannot tell.
+func gpuBudget(log *slog.Logger) int64 {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	total, free, err := backends.GPUMemory(ctx)
+	if err != nil {
+		log.Warn("sie: GPU memory unknown; no memory budget", "err", err)
+		return 0
+	}
+	log.Info("sie: GPU memory", "total", total, "free", free)
+	return free / 10 * 9
 }
 
 // Backend names the backend the Engine runs on.
@@ -330,6 +362,7 @@ func (e *Engine) load(ctx context.Context, name string) (any, error) {
 		reserved = weights + int64(e.opts.MaxBatchTokens)*int64(hidden)*32
 		return e.reserve(name, reserved)
 	}
+	settings.precision = e.opts.Precision
 	m, err := loadModel(e.backend, name, dir, settings, reserve)
 	if err != nil {
 		e.unreserve(reserved)

@@ -2,7 +2,10 @@ package backends
 
 import (
 	"bufio"
+	"context"
+	"fmt"
 	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 )
@@ -27,4 +30,37 @@ func SystemMemory() int64 {
 		}
 	}
 	return 0
+}
+
+// GPUMemory returns the total and free bytes of the first GPU the process may
+// use (the first entry of CUDA_VISIBLE_DEVICES, else GPU 0), as nvidia-smi
+// reports them. The PJRT plugin API that sie builds against has no memory
+// query, and nvidia-smi ships with every NVIDIA driver.
+func GPUMemory(ctx context.Context) (total, free int64, err error) {
+	index := "0"
+	if v := strings.TrimSpace(os.Getenv("CUDA_VISIBLE_DEVICES")); v != "" {
+		index = strings.TrimSpace(strings.Split(v, ",")[0])
+	}
+	out, err := exec.CommandContext(ctx, "nvidia-smi", "--query-gpu=memory.total,memory.free",
+		"--format=csv,noheader,nounits", "-i", index).Output()
+	if err != nil {
+		return 0, 0, fmt.Errorf("%w: nvidia-smi: %v", ErrUnavailable, err)
+	}
+	return parseGPUMemory(string(out))
+}
+
+// parseGPUMemory reads nvidia-smi's "total, free" line in MiB.
+func parseGPUMemory(out string) (total, free int64, err error) {
+	line, _, _ := strings.Cut(strings.TrimSpace(out), "\n")
+	fields := strings.Split(line, ",")
+	if len(fields) != 2 {
+		return 0, 0, fmt.Errorf("%w: unexpected nvidia-smi output %q", ErrUnavailable, out)
+	}
+	var mib [2]int64
+	for i, f := range fields {
+		if mib[i], err = strconv.ParseInt(strings.TrimSpace(f), 10, 64); err != nil || mib[i] <= 0 {
+			return 0, 0, fmt.Errorf("%w: unexpected nvidia-smi output %q", ErrUnavailable, out)
+		}
+	}
+	return mib[0] << 20, mib[1] << 20, nil
 }

@@ -57,9 +57,18 @@ SIE_TOKENIZER_ORACLE=1 SIE_TOKENIZER_CORPUS="$CORPUS/package/builds" \
 step "go test -race (concurrency, batching, errors, tokenizer)"
 # -race turns on checkptr, which rejects the pointer arithmetic of the pure-Go
 # backend's matmul kernels (GoMLX's code, not sie's): keep it off there only.
+# SIE_RACE_KERNELS=1 keeps those kernels (race builds otherwise route matmuls
+# around them, slowly; see backends/race.go and the racecheck step below).
 RACE=(-race "-gcflags=github.com/gomlx/compute/...=-d=checkptr=0")
+export SIE_RACE_KERNELS=1
 go test "${RACE[@]}" -count=1 -timeout 30m -run 'Concurrent|Close|BadInput|Cancel|Overload|Stress|MemoryBudget|Planner' .
 go test "${RACE[@]}" -count=1 -timeout 20m ./tokenizer/ ./internal/... ./cmd/... ./backends/
+
+step "go test -race in a module that imports sie, with no flags (as a dependent service runs it)"
+# testdata/racecheck stands in for a service whose tests call Embed; race
+# builds of sie route matmuls around the kernels checkptr rejects
+# (backends/race.go). ~1 min; once plain, once with the SIMD kernels built in.
+(cd testdata/racecheck && unset SIE_RACE_KERNELS && go test -race -count=1 ./... && GOEXPERIMENT=simd go test -race -count=1 ./...)
 
 step "backends built with the xla tag (no PJRT plugin exists here: errors, never downloads)"
 go test -count=1 -tags xla ./backends/

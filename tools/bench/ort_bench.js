@@ -15,6 +15,13 @@
 //   {"runtime":"onnxruntime-node","threads":1,"batch":64,"seq":58,
 //    "sentences_per_s":...,"median_ms":...,...}
 // median over --iters timed runs after --warmup untimed runs.
+//
+// Matrix mode (scripts/bench-compare.sh): --workload a|b|c|d|e --texts FILE
+// [--model-name NAME --cpu "..." --min-time-ms 5000 --mem-out FILE] prints one
+// line {"runtime","threads","model","workload","items_per_s","tokens_per_s",
+// "p50_ms","p99_ms","cpu"}: a, b, c run all texts as one batch per iteration;
+// d one text per run (latency p50/p99); e the stream 4 texts per run, one run
+// at a time (ONNX Runtime has no batcher). Timings cover session.run only.
 'use strict';
 
 const fs = require('fs');
@@ -45,9 +52,16 @@ function parseArgs(argv) {
       case '--warmup': a.warmup = num(k, v); break;
       case '--max-length': a.maxLength = num(k, v); break;
       case '--output': a.output = v; break;
+      case '--workload': a.workload = v; break;
+      case '--texts': a.texts = v; break;
+      case '--model-name': a.modelName = v; break;
+      case '--cpu': a.cpu = v; break;
+      case '--min-time-ms': a.minTimeMs = num(k, v); break;
+      case '--mem-out': a.memOut = v; break;
       default: throw new Error(`unknown argument ${k}`);
     }
   }
+  if (a.workload) a.sentences = a.sentences || a.texts;
   for (const k of ['model', 'tokenizer', 'sentences']) {
     if (!a[k]) throw new Error(`--${k} is required`);
   }
@@ -91,8 +105,94 @@ function median(xs) {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
+// tokenizeRows pads the given encodings to their longest into ORT feeds.
+function feedsOf(rows) {
+  const B = rows.length;
+  const T = Math.max(...rows.map((r) => r.ids.length));
+  const ids = new BigInt64Array(B * T);
+  const mask = new BigInt64Array(B * T);
+  const types = new BigInt64Array(B * T);
+  rows.forEach((r, b) => {
+    for (let t = 0; t < r.ids.length; t++) {
+      ids[b * T + t] = BigInt(r.ids[t]);
+      mask[b * T + t] = BigInt(r.mask[t]);
+      types[b * T + t] = BigInt(r.types[t]);
+    }
+  });
+  return {
+    tokens: rows.reduce((s, r) => s + r.ids.length, 0),
+    feeds: {
+      input_ids: new ort.Tensor('int64', ids, [B, T]),
+      attention_mask: new ort.Tensor('int64', mask, [B, T]),
+      token_type_ids: new ort.Tensor('int64', types, [B, T]),
+    },
+  };
+}
+
+function percentile(xs, p) {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(p * s.length) - 1))];
+}
+
+const round2 = (x) => Math.round(x * 100) / 100;
+
+async function matrix(args) {
+  const texts = fs.readFileSync(args.texts, 'utf8').split('\n').map((s) => s.trim()).filter((s) => s.length > 0);
+  const tok = Tokenizer.fromFile(args.tokenizer);
+  tok.setTruncation(args.maxLength);
+  tok.disablePadding();
+  const encs = await tok.encodeBatch(texts);
+  const rows = encs.map((e) => ({ ids: e.getIds(), types: e.getTypeIds(), mask: e.getAttentionMask() }));
+  let calls; // the feeds of one pass, in order
+  switch (args.workload) {
+    case 'a': case 'b': case 'c': calls = [feedsOf(rows)]; break;
+    case 'd': calls = rows.map((r) => feedsOf([r])); break;
+    case 'e': calls = []; for (let i = 0; i < rows.length; i += 4) calls.push(feedsOf(rows.slice(i, i + 4))); break;
+    default: throw new Error(`unknown workload ${args.workload}`);
+  }
+  const session = await ort.InferenceSession.create(args.model, {
+    intraOpNumThreads: args.threads, interOpNumThreads: 1, graphOptimizationLevel: 'all', executionMode: 'sequential',
+  });
+  const pass = async (lat) => {
+    for (const c of calls) {
+      const t0 = process.hrtime.bigint();
+      await session.run(c.feeds, [args.output]);
+      if (lat) lat.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    }
+  };
+  await pass(null); // warm-up
+  const lat = [];
+  let elapsed = 0, items = 0, tokens = 0;
+  const passTokens = calls.reduce((s, c) => s + c.tokens, 0);
+  const minTime = args.minTimeMs ?? 5000;
+  for (let it = 0; it < Math.max(1, args.iters) && (it < 2 || elapsed < minTime); it++) {
+    const before = lat.length;
+    await pass(lat);
+    elapsed += lat.slice(before).reduce((s, x) => s + x, 0);
+    items += texts.length;
+    tokens += passTokens;
+  }
+  const res = {
+    runtime: 'onnxruntime-node', threads: args.threads, model: args.modelName, workload: args.workload,
+    items_per_s: round2(items / (elapsed / 1000)), tokens_per_s: round2(tokens / (elapsed / 1000)),
+    p50_ms: round2(percentile(lat, 0.5)),
+  };
+  if (args.workload === 'd' || args.workload === 'e') res.p99_ms = round2(percentile(lat, 0.99));
+  if (args.cpu) res.cpu = args.cpu;
+  console.log(JSON.stringify(res));
+  if (args.memOut) {
+    const weights = fs.statSync(args.model).size;
+    fs.appendFileSync(args.memOut, JSON.stringify({
+      runtime: 'onnxruntime-node', threads: args.threads, model: args.modelName, workload: args.workload,
+      peak_rss_mb: round2(process.resourceUsage().maxRSS / 1024), weights_mb: round2(weights / (1 << 20)),
+    }) + '\n');
+  }
+  await session.release();
+}
+
 async function main() {
   const args = parseArgs(process.argv.slice(2));
+  if (args.workload) return matrix(args);
   const sentences = fs.readFileSync(args.sentences, 'utf8').split('\n')
     .map((s) => s.trim()).filter((s) => s.length > 0);
   if (sentences.length === 0) throw new Error(`${args.sentences}: no sentences`);
