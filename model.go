@@ -93,12 +93,6 @@ type result struct {
 	tokens [][]float32   // outMulti: one vector per token of the sequence, before filtering
 }
 
-// checkpointFiles is what a model directory provides.
-type checkpointFiles struct {
-	dir    string
-	config []byte
-}
-
 // safetensorsSource adapts a safetensors.Set to arch.TensorSource.
 type safetensorsSource struct{ set *safetensors.Set }
 
@@ -130,9 +124,9 @@ func openWeights(dir string) (*safetensors.Set, error) {
 	case 1:
 		return safetensors.OpenFiles(matches[0])
 	case 0:
-		return nil, fmt.Errorf("%w: no model.safetensors in %s", ErrInvalidModel, dir)
+		return nil, fmt.Errorf("%w: no model.safetensors", ErrInvalidModel)
 	default:
-		return nil, fmt.Errorf("%w: several .safetensors files in %s and no model.safetensors.index.json", ErrInvalidModel, dir)
+		return nil, fmt.Errorf("%w: several .safetensors files and no model.safetensors.index.json", ErrInvalidModel)
 	}
 }
 
@@ -280,7 +274,7 @@ func loadModel(backend compute.Backend, name, dir string, s modelSettings, reser
 	config, err := os.ReadFile(filepath.Join(dir, "config.json"))
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("%w: no config.json in %s", ErrModelNotFound, dir)
+			return nil, fmt.Errorf("%w: no config.json", ErrModelNotFound)
 		}
 		return nil, err
 	}
@@ -310,7 +304,11 @@ func loadModel(backend compute.Backend, name, dir string, s modelSettings, reser
 
 	tok, err := tokenizer.FromFile(filepath.Join(dir, "tokenizer.json"))
 	if err != nil {
-		return nil, joinKind(ErrInvalidModel, err)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("%w: no tokenizer.json", ErrInvalidModel)
+		}
+		// The file's name says what the package prefix said.
+		return nil, joinKind(ErrInvalidModel, fmt.Errorf("tokenizer.json: %s", strings.TrimPrefix(err.Error(), "tokenizer: ")))
 	}
 	m := &model{name: name, dir: dir, encoder: enc, info: enc.Info(), backend: backend, execs: map[execKey]*graph.Exec{}, shapes: map[shapeKey]bool{}}
 	if c, ok := enc.(arch.SequenceClassifier); ok {
@@ -542,7 +540,7 @@ func (m *model) exec(e *graph.Exec, b *deviceBatch) (outs []*tensors.Tensor, err
 	}
 	args = append(args, bt(b.ids, b.length), bt(b.types, b.length), bt(b.pos, b.length), bt(b.seg, b.length),
 		bt(b.first, b.slots), bt(b.last, b.slots))
-	outs, err = e.Exec(args...)
+	outs, err = e.Call(args...)
 	if err != nil {
 		return nil, joinKind(ErrBackend, err)
 	}

@@ -331,7 +331,7 @@ func (e *Engine) load(ctx context.Context, name string) (any, error) {
 	m, err := loadModel(e.backend, name, dir, settings, reserve)
 	if err != nil {
 		e.unreserve(reserved)
-		return nil, err
+		return nil, &inDir{dir: filepath.Clean(dir), err: err}
 	}
 	l := &loaded{m: m, b: newBatcher(m, e.opts), bytes: reserved}
 	e.mu.Lock()

@@ -218,7 +218,7 @@ func (m archModel) run(t *testing.T, r archRows, first [][]int32) (hidden, logit
 		}
 		args = append(args, tensors.FromFlatDataAndDimensions(flat, len(first), len(first[0])))
 	}
-	outs, err := exec.Exec(args...)
+	outs, err := exec.Call(args...)
 	if err != nil {
 		t.Fatal(err)
 	}

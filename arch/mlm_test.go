@@ -58,7 +58,7 @@ func TestBertForMaskedLM(t *testing.T) {
 	for _, v := range [][]int32{r.ids, r.types, r.pos, r.segs} {
 		args = append(args, tensors.FromFlatDataAndDimensions(v, r.b, r.t))
 	}
-	outs, err := exec.Exec(args...)
+	outs, err := exec.Call(args...)
 	if err != nil {
 		t.Fatal(err)
 	}

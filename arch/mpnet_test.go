@@ -163,7 +163,7 @@ func (f *encoderFixture) run(t *testing.T, r tokenRows, withPooler bool) (hidden
 	for _, v := range [][]int32{r.ids, r.types, r.pos, r.seg} {
 		args = append(args, tensors.FromFlatDataAndDimensions(v, r.b, r.t))
 	}
-	outs, err := exec.Exec(args...)
+	outs, err := exec.Call(args...)
 	if err != nil {
 		t.Fatal(err)
 	}
