@@ -173,6 +173,11 @@ func readPooling(dir string) (pooling, error) {
 	var p pooling
 	havePooling := false
 	for i, m := range modules {
+		// A module folder comes from the checkpoint's author: it must stay
+		// inside the model directory ("../../etc" would read elsewhere).
+		if m.Path != "" && !filepath.IsLocal(m.Path) {
+			return p, fmt.Errorf("%w: modules.json: module path %q is not inside the model directory", ErrInvalidModel, m.Path)
+		}
 		kind := m.Type[strings.LastIndex(m.Type, ".")+1:]
 		switch {
 		case kind == "Transformer" || kind == "MLMTransformer":

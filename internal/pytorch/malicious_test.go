@@ -217,3 +217,63 @@ func TestViewAmplification(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// FuzzLoadArchive fuzzes whole .pt files (zip directory, entry headers,
+// compression, pickle and storages together), where FuzzLoad fuzzes the
+// pickle inside a well-formed archive. Beyond not panicking: every tensor
+// returned has exactly the bytes its dtype and shape call for, and they all
+// add up to no more than the archive's size allows.
+func FuzzLoadArchive(f *testing.F) {
+	for _, name := range []string{"colbert_linear", "sparse_linear"} {
+		if b, err := os.ReadFile(filepath.Join("../../testdata/fixtures/xlmr", name+".pt")); err == nil {
+			f.Add(b)
+		}
+	}
+	var p pk
+	p.op(0x80, 2, '}', '(').str("x").tensor("FloatStorage", "0", 4, 1, []int{2}, []int{2})
+	p.str("y").tensor("HalfStorage", "1", 2, 0, []int{2, 1}, []int{1, 1}).op('u', '.')
+	f.Add(makeZip(f, map[string][]byte{
+		"archive/data.pkl":  p.Bytes(),
+		"archive/data/0":    f32s(1, 2, 3, 4),
+		"archive/data/1":    {0, 0x3c, 0, 0x40},
+		"archive/byteorder": []byte("little"),
+	}))
+	var deflated bytes.Buffer
+	zw := zip.NewWriter(&deflated)
+	w, _ := zw.Create("archive/data.pkl") // Create deflates
+	w.Write(p.Bytes())
+	w, _ = zw.Create("archive/data/0")
+	w.Write(f32s(1, 2, 3, 4))
+	w, _ = zw.Create("archive/data/1")
+	w.Write([]byte{0, 0x3c, 0, 0x40})
+	zw.Close()
+	f.Add(deflated.Bytes())
+	f.Fuzz(func(t *testing.T, b []byte) {
+		zr, err := zip.NewReader(bytes.NewReader(b), int64(len(b)))
+		if err != nil {
+			return
+		}
+		got, err := load(zr, int64(len(b)))
+		if err != nil {
+			return
+		}
+		total := 0
+		seen := map[*byte]bool{} // one tensor may be stored under several names
+		for name, tn := range got {
+			n := tn.DType.Size()
+			for _, d := range tn.Shape {
+				n *= d
+			}
+			if len(tn.Bytes()) != n {
+				t.Fatalf("%s: %d bytes for %s %v", name, len(tn.Bytes()), tn.DType, tn.Shape)
+			}
+			if n > 0 && !seen[&tn.Bytes()[0]] {
+				seen[&tn.Bytes()[0]] = true
+				total += n
+			}
+		}
+		if total > 2*(maxExpansion*len(b)+1<<16) {
+			t.Fatalf("%d bytes of tensors from a %d-byte archive", total, len(b))
+		}
+	})
+}
