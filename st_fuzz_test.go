@@ -46,7 +46,9 @@ func FuzzSentenceTransformersFiles(f *testing.F) {
 	f.Add([]byte(`[{"path":"","type":"sentence_transformers.models.Transformer"},{"path":"../../1_Pooling","type":"sentence_transformers.models.Pooling"}]`), []byte(nil), []byte(nil), []byte(nil), []byte(nil))
 	f.Add([]byte(`[{"path":"/etc","type":"sentence_transformers.models.Pooling"}]`), []byte(nil), []byte(nil), []byte(`{"max_seq_length":-1}`), []byte(`{"prompts":{"query":5}}`))
 	f.Fuzz(func(t *testing.T, modules, pooling, dense, stConfig, prompts []byte) {
-		fuzzTokOnce.Do(func() { fuzzTok, fuzzTokErr = tokenizer.FromFile(filepath.Join(golden.Dir("bert-mean"), "tokenizer.json")) })
+		fuzzTokOnce.Do(func() {
+			fuzzTok, fuzzTokErr = tokenizer.FromFile(filepath.Join(golden.Dir("bert-mean"), "tokenizer.json"))
+		})
 		if fuzzTokErr != nil {
 			t.Fatal(fuzzTokErr)
 		}
