@@ -2,6 +2,7 @@ package sie
 
 import (
 	"context"
+	"fmt"
 	"sort"
 	"sync"
 	"time"
@@ -366,10 +367,14 @@ func (b *batcher) execute(p *planned) {
 			batch = b.relayout(live)
 		}
 		start := time.Now()
-		res, err := b.m.run(p.outputs, batch)
+		res, err := b.runBatch(p.outputs, batch)
 		b.stats.batch(batch, time.Since(start), b.m.noteShape(p.outputs, batch))
 		for i, it := range live {
 			if err == nil {
+				if res[i].err != nil {
+					b.answered(it.r, 1, res[i].err)
+					continue
+				}
 				it.r.out[it.idx] = res[i]
 			}
 			b.answered(it.r, 1, err)
@@ -379,6 +384,28 @@ func (b *batcher) execute(p *planned) {
 		b.answered(r, r.left, r.ctx.Err())
 	}
 }
+
+// runBatch runs one batch on the model. A panic anywhere on the way (graph
+// building, compiling, executing, reading the outputs) becomes an error for
+// this batch's callers only: the runner goroutine survives, so the model
+// keeps serving, and the model drops its compiled graphs, which the panic
+// may have left half-built.
+func (b *batcher) runBatch(outputs outputSet, batch *deviceBatch) (res []result, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			res, err = nil, fmt.Errorf("%w: internal failure while running a batch: %v", ErrBackend, r)
+			b.m.dropExecs()
+		}
+	}()
+	if testHookRun != nil {
+		testHookRun(b.m.name)
+	}
+	return b.m.run(outputs, batch)
+}
+
+// testHookRun, when set by a test, runs before each batch of a model (and
+// may panic to simulate a crash there).
+var testHookRun func(model string)
 
 // relayout rebuilds a batch for the sequences still wanted.
 func (b *batcher) relayout(items []item) *deviceBatch {

@@ -91,6 +91,31 @@ type result struct {
 	logits []float32
 	sparse *SparseVector // outSparse: final, ascending ids
 	tokens [][]float32   // outMulti: one vector per token of the sequence, before filtering
+	err    error         // this sequence's outputs are unusable (NaN); the others in the batch are fine
+}
+
+// checkFinite sets r.err when any output value is NaN: a NaN vector would
+// poison every similarity computed with it, so the call fails instead.
+// (Infinities pass: a raw logit may legitimately saturate.)
+func (r *result) checkFinite() {
+	bad := func(v []float32) bool {
+		for _, x := range v {
+			if x != x {
+				return true
+			}
+		}
+		return false
+	}
+	nan := bad(r.dense) || bad(r.logits)
+	if r.sparse != nil {
+		nan = nan || bad(r.sparse.Values)
+	}
+	for _, t := range r.tokens {
+		nan = nan || bad(t)
+	}
+	if nan {
+		r.err = fmt.Errorf("%w: the model's output for this text contains NaN", ErrBackend)
+	}
 }
 
 // safetensorsSource adapts a safetensors.Set to arch.TensorSource.
@@ -408,6 +433,9 @@ func (m *model) execFor(k execKey) (*graph.Exec, error) {
 		if m.multi.hidesTokens() {
 			types, segments = hideTokens(types, segments)
 		}
+		if testHookBuild != nil {
+			testHookBuild(m.name)
+		}
 		hidden := m.encoder.Forward(p, arch.Inputs{IDs: x[0], TypeIDs: types, Positions: x[2], Segments: segments})
 		var outs []*graph.Node
 		var pooled *graph.Node
@@ -445,6 +473,20 @@ func (m *model) execFor(k execKey) (*graph.Exec, error) {
 	m.execs[k] = e
 	return e, nil
 }
+
+// dropExecs forgets the compiled graphs after a panic; the next batch
+// builds them again. They are not finalized: a panic while GoMLX builds a
+// graph leaves that compilation pending forever, and Finalize would wait for
+// it. What they hold is left to the garbage collector (panics are rare).
+func (m *model) dropExecs() {
+	m.execMu.Lock()
+	defer m.execMu.Unlock()
+	clear(m.execs)
+}
+
+// testHookBuild, when set by a test, runs while each graph is being built
+// (and may panic to simulate a crash in graph building).
+var testHookBuild func(model string)
 
 // release frees the model's device memory.
 func (m *model) release() {
@@ -526,6 +568,9 @@ func (m *model) run(outputs outputSet, b *deviceBatch) ([]result, error) {
 			res[i].tokens = toks[i]
 		}
 	}
+	for i := range res {
+		res[i].checkFinite()
+	}
 	return res, nil
 }
 
@@ -534,6 +579,9 @@ func (m *model) exec(e *graph.Exec, b *deviceBatch) (outs []*tensors.Tensor, err
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("%w: %v", ErrBackend, r)
+			// The panic may have struck while the graph was being built
+			// or compiled: rebuild from scratch next time.
+			m.dropExecs()
 		}
 	}()
 	args := make([]any, 0, len(m.weights)+numGraphInputs)
