@@ -315,11 +315,18 @@ func (e *Engine) release(l *loaded) {
 	e.mu.Unlock()
 }
 
+// testHookLoad, when set by a test, runs as each model starts loading (to
+// make loading slow).
+var testHookLoad func(name string)
+
 // load reads a model and registers it; run through singleflight.
 func (e *Engine) load(ctx context.Context, name string) (any, error) {
 	dir, settings, err := e.resolve(ctx, name)
 	if err != nil {
 		return nil, err
+	}
+	if testHookLoad != nil {
+		testHookLoad(name)
 	}
 	var reserved int64
 	reserve := func(weights int64, hidden int) error {

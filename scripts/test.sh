@@ -63,7 +63,7 @@ step "go test -race (concurrency, batching, errors, tokenizer)"
 # -race turns on checkptr, which rejects the pointer arithmetic of the pure-Go
 # backend's matmul kernels (GoMLX's code, not sie's): keep it off there only.
 RACE=(-race "-gcflags=github.com/gomlx/compute/...=-d=checkptr=0")
-go test "${RACE[@]}" -count=1 -timeout 30m -run 'Concurrent|Close|BadInput|Cancel|Overload|Stress|MemoryBudget|Planner' .
+go test "${RACE[@]}" -count=1 -timeout 30m -run 'Concurrent|Close|BadInput|Cancel|Overload|Stress|MemoryBudget|Planner|PanicIsolation|Deadline' .
 go test "${RACE[@]}" -count=1 -timeout 20m ./tokenizer/ ./internal/... ./cmd/... ./backends/
 
 step "backends built with the xla tag (no PJRT plugin exists here: errors, never downloads)"
