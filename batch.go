@@ -6,6 +6,8 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/sie-project/sie/internal/testhook"
 )
 
 // sequence is one tokenized text.
@@ -397,15 +399,11 @@ func (b *batcher) runBatch(outputs outputSet, batch *deviceBatch) (res []result,
 			b.m.dropExecs()
 		}
 	}()
-	if testHookRun != nil {
-		testHookRun(b.m.name)
+	if testhook.Run != nil {
+		testhook.Run(b.m.name)
 	}
 	return b.m.run(outputs, batch)
 }
-
-// testHookRun, when set by a test, runs before each batch of a model (and
-// may panic to simulate a crash there).
-var testHookRun func(model string)
 
 // relayout rebuilds a batch for the sequences still wanted.
 func (b *batcher) relayout(items []item) *deviceBatch {

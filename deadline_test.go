@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/sie-project/sie/internal/golden"
+	"github.com/sie-project/sie/internal/testhook"
 )
 
 // A deadline is honoured at every stage a call can wait in: loading,
@@ -63,7 +64,7 @@ func sleepHook(t *testing.T, hook *func(string)) {
 }
 
 func TestDeadlineLoading(t *testing.T) {
-	sleepHook(t, &testHookLoad)
+	sleepHook(t, &testhook.Load)
 	e := openEngine(t, Options{})
 	callWithDeadline(t, e, golden.Dir("bert-mean"))
 	// The load goes on for the callers that still wait; once it is done the
@@ -79,7 +80,7 @@ func TestDeadlineLoading(t *testing.T) {
 func TestDeadlineLoadingFailed(t *testing.T) {
 	dir := copyFixture(t, "bert-mean")
 	editTensor(t, dir, "pooler.dense.bias", func(v []float32) { v[0] = float32(math.NaN()) })
-	sleepHook(t, &testHookLoad)
+	sleepHook(t, &testhook.Load)
 	e := openEngine(t, Options{})
 	callWithDeadline(t, e, dir)
 	if _, err := e.Embed(context.Background(), dir, []string{"x"}); !errors.Is(err, ErrInvalidModel) {
@@ -91,7 +92,7 @@ func TestDeadlineLoadingFailed(t *testing.T) {
 }
 
 func TestDeadlineCompiling(t *testing.T) {
-	sleepHook(t, &testHookBuild)
+	sleepHook(t, &testhook.Build)
 	e := openEngine(t, Options{})
 	if err := e.Load(context.Background(), golden.Dir("bert-mean")); err != nil {
 		t.Fatal(err)
@@ -104,7 +105,7 @@ func TestDeadlineExecuting(t *testing.T) {
 	// Hooks are set before the Engine starts and cleared after it stops, so
 	// its goroutines never race with the test's writes.
 	var armed atomic.Bool
-	setHook(t, &testHookRun, func(string) {
+	setHook(t, &testhook.Run, func(string) {
 		if armed.Load() {
 			time.Sleep(slowStage)
 		}
@@ -125,7 +126,7 @@ func TestDeadlineQueued(t *testing.T) {
 	release := make(chan struct{})
 	var armed atomic.Bool
 	var batches atomic.Int32
-	setHook(t, &testHookRun, func(string) {
+	setHook(t, &testhook.Run, func(string) {
 		if armed.Load() && batches.Add(1) == 1 {
 			<-release
 		}

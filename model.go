@@ -17,6 +17,7 @@ import (
 	"github.com/sie-project/sie/arch"
 	"github.com/sie-project/sie/internal/pytorch"
 	"github.com/sie-project/sie/internal/safetensors"
+	"github.com/sie-project/sie/internal/testhook"
 	"github.com/sie-project/sie/tokenizer"
 )
 
@@ -433,8 +434,8 @@ func (m *model) execFor(k execKey) (*graph.Exec, error) {
 		if m.multi.hidesTokens() {
 			types, segments = hideTokens(types, segments)
 		}
-		if testHookBuild != nil {
-			testHookBuild(m.name)
+		if testhook.Build != nil {
+			testhook.Build(m.name)
 		}
 		hidden := m.encoder.Forward(p, arch.Inputs{IDs: x[0], TypeIDs: types, Positions: x[2], Segments: segments})
 		var outs []*graph.Node
@@ -483,10 +484,6 @@ func (m *model) dropExecs() {
 	defer m.execMu.Unlock()
 	clear(m.execs)
 }
-
-// testHookBuild, when set by a test, runs while each graph is being built
-// (and may panic to simulate a crash in graph building).
-var testHookBuild func(model string)
 
 // release frees the model's device memory.
 func (m *model) release() {

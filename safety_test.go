@@ -12,9 +12,10 @@ import (
 
 	"github.com/sie-project/sie/internal/golden"
 	"github.com/sie-project/sie/internal/safetensors"
+	"github.com/sie-project/sie/internal/testhook"
 )
 
-// scaleTensor rewrites one float32 tensor of dir's checkpoint with edit.
+// editTensor rewrites one tensor of dir's checkpoint as float32, after edit.
 func editTensor(t *testing.T, dir, name string, edit func(v []float32)) {
 	t.Helper()
 	found := false
@@ -109,9 +110,9 @@ func TestPanicIsolation(t *testing.T) {
 		t.Run(stage, func(t *testing.T) {
 			sick, healthy := golden.Dir("bert-mean"), golden.Dir("bert-cls")
 			var armed atomic.Int32 // panics left to inject
-			hook := &testHookBuild
+			hook := &testhook.Build
 			if stage == "run" {
-				hook = &testHookRun
+				hook = &testhook.Run
 			}
 			setHook(t, hook, func(model string) {
 				if model == sick && armed.Add(-1) >= 0 {

@@ -86,6 +86,7 @@ import (
 
 	"github.com/sie-project/sie/backends"
 	"github.com/sie-project/sie/catalog"
+	"github.com/sie-project/sie/internal/testhook"
 )
 
 // Options configures an Engine. The zero value is the default everywhere.
@@ -315,18 +316,14 @@ func (e *Engine) release(l *loaded) {
 	e.mu.Unlock()
 }
 
-// testHookLoad, when set by a test, runs as each model starts loading (to
-// make loading slow).
-var testHookLoad func(name string)
-
 // load reads a model and registers it; run through singleflight.
 func (e *Engine) load(ctx context.Context, name string) (any, error) {
 	dir, settings, err := e.resolve(ctx, name)
 	if err != nil {
 		return nil, err
 	}
-	if testHookLoad != nil {
-		testHookLoad(name)
+	if testhook.Load != nil {
+		testhook.Load(name)
 	}
 	var reserved int64
 	reserve := func(weights int64, hidden int) error {
