@@ -65,6 +65,8 @@ step "go test -race (concurrency, batching, errors, tokenizer)"
 RACE=(-race "-gcflags=github.com/gomlx/compute/...=-d=checkptr=0")
 go test "${RACE[@]}" -count=1 -timeout 30m -run 'Concurrent|Close|BadInput|Cancel|Overload|Stress|MemoryBudget|Planner|PanicIsolation|Deadline' .
 go test "${RACE[@]}" -count=1 -timeout 20m ./tokenizer/ ./internal/... ./cmd/... ./backends/
+# A panic injected into a batch answers 500 for that request only (server).
+go test "${RACE[@]}" -count=1 -timeout 10m -run 'PanicIs500' ./server/
 
 step "backends built with the xla tag (no PJRT plugin exists here: errors, never downloads)"
 go test -count=1 -tags xla ./backends/
