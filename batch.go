@@ -2,9 +2,12 @@ package sie
 
 import (
 	"context"
+	"fmt"
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/sie-project/sie/internal/testhook"
 )
 
 // sequence is one tokenized text.
@@ -366,10 +369,14 @@ func (b *batcher) execute(p *planned) {
 			batch = b.relayout(live)
 		}
 		start := time.Now()
-		res, err := b.m.run(p.outputs, batch)
+		res, err := b.runBatch(p.outputs, batch)
 		b.stats.batch(batch, time.Since(start), b.m.noteShape(p.outputs, batch))
 		for i, it := range live {
 			if err == nil {
+				if res[i].err != nil {
+					b.answered(it.r, 1, res[i].err)
+					continue
+				}
 				it.r.out[it.idx] = res[i]
 			}
 			b.answered(it.r, 1, err)
@@ -378,6 +385,24 @@ func (b *batcher) execute(p *planned) {
 	for _, r := range p.cancelled {
 		b.answered(r, r.left, r.ctx.Err())
 	}
+}
+
+// runBatch runs one batch on the model. A panic anywhere on the way (graph
+// building, compiling, executing, reading the outputs) becomes an error for
+// this batch's callers only: the runner goroutine survives, so the model
+// keeps serving, and the model drops its compiled graphs, which the panic
+// may have left half-built.
+func (b *batcher) runBatch(outputs outputSet, batch *deviceBatch) (res []result, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			res, err = nil, fmt.Errorf("%w: internal failure while running a batch: %v", ErrBackend, r)
+			b.m.dropExecs()
+		}
+	}()
+	if testhook.Run != nil {
+		testhook.Run(b.m.name)
+	}
+	return b.m.run(outputs, batch)
 }
 
 // relayout rebuilds a batch for the sequences still wanted.

@@ -18,6 +18,7 @@ import (
 	"github.com/sie-project/sie/catalog"
 	"github.com/sie-project/sie/internal/pytorch"
 	"github.com/sie-project/sie/internal/safetensors"
+	"github.com/sie-project/sie/internal/testhook"
 	"github.com/sie-project/sie/tokenizer"
 )
 
@@ -98,12 +99,31 @@ type result struct {
 	logits []float32
 	sparse *SparseVector // outSparse: final, ascending ids
 	tokens [][]float32   // outMulti: one vector per token of the sequence, before filtering
+	err    error         // this sequence's outputs are unusable (NaN); the others in the batch are fine
 }
 
-// checkpointFiles is what a model directory provides.
-type checkpointFiles struct {
-	dir    string
-	config []byte
+// checkFinite sets r.err when any output value is NaN: a NaN vector would
+// poison every similarity computed with it, so the call fails instead.
+// (Infinities pass: a raw logit may legitimately saturate.)
+func (r *result) checkFinite() {
+	bad := func(v []float32) bool {
+		for _, x := range v {
+			if x != x {
+				return true
+			}
+		}
+		return false
+	}
+	nan := bad(r.dense) || bad(r.logits)
+	if r.sparse != nil {
+		nan = nan || bad(r.sparse.Values)
+	}
+	for _, t := range r.tokens {
+		nan = nan || bad(t)
+	}
+	if nan {
+		r.err = fmt.Errorf("%w: the model's output for this text contains NaN", ErrBackend)
+	}
 }
 
 // safetensorsSource adapts a safetensors.Set to arch.TensorSource.
@@ -137,9 +157,9 @@ func openWeights(dir string) (*safetensors.Set, error) {
 	case 1:
 		return safetensors.OpenFiles(matches[0])
 	case 0:
-		return nil, fmt.Errorf("%w: no model.safetensors in %s", ErrInvalidModel, dir)
+		return nil, fmt.Errorf("%w: no model.safetensors", ErrInvalidModel)
 	default:
-		return nil, fmt.Errorf("%w: several .safetensors files in %s and no model.safetensors.index.json", ErrInvalidModel, dir)
+		return nil, fmt.Errorf("%w: several .safetensors files and no model.safetensors.index.json", ErrInvalidModel)
 	}
 }
 
@@ -200,6 +220,11 @@ func readPooling(dir string) (pooling, error) {
 	var p pooling
 	havePooling := false
 	for i, m := range modules {
+		// A module folder comes from the checkpoint's author: it must stay
+		// inside the model directory ("../../etc" would read elsewhere).
+		if m.Path != "" && !filepath.IsLocal(m.Path) {
+			return p, fmt.Errorf("%w: modules.json: module path %q is not inside the model directory", ErrInvalidModel, m.Path)
+		}
 		kind := m.Type[strings.LastIndex(m.Type, ".")+1:]
 		switch {
 		case kind == "Transformer" || kind == "MLMTransformer":
@@ -301,7 +326,7 @@ func loadModel(backend compute.Backend, name, dir string, s modelSettings, reser
 	config, err := os.ReadFile(filepath.Join(dir, "config.json"))
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("%w: no config.json in %s", ErrModelNotFound, dir)
+			return nil, fmt.Errorf("%w: no config.json", ErrModelNotFound)
 		}
 		return nil, err
 	}
@@ -331,7 +356,11 @@ func loadModel(backend compute.Backend, name, dir string, s modelSettings, reser
 
 	tok, err := tokenizer.FromFile(filepath.Join(dir, "tokenizer.json"))
 	if err != nil {
-		return nil, joinKind(ErrInvalidModel, err)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("%w: no tokenizer.json", ErrInvalidModel)
+		}
+		// The file's name says what the package prefix said.
+		return nil, joinKind(ErrInvalidModel, fmt.Errorf("tokenizer.json: %s", strings.TrimPrefix(err.Error(), "tokenizer: ")))
 	}
 	m := &model{name: name, dir: dir, encoder: enc, info: enc.Info(), backend: backend, execs: map[execKey]*graph.Exec{}, shapes: map[shapeKey]bool{},
 		precision: s.precision}
@@ -426,6 +455,9 @@ func (m *model) execFor(k execKey) (*graph.Exec, error) {
 		if m.multi.hidesTokens() {
 			types, segments = hideTokens(types, segments)
 		}
+		if testhook.Build != nil {
+			testhook.Build(m.name)
+		}
 		hidden := m.encoder.Forward(p, arch.Inputs{IDs: x[0], TypeIDs: types, Positions: x[2], Segments: segments})
 		var outs []*graph.Node
 		var pooled *graph.Node
@@ -462,6 +494,16 @@ func (m *model) execFor(k execKey) (*graph.Exec, error) {
 	e = e.WithName(fmt.Sprintf("sie:%s:%d", m.name, k.outputs))
 	m.execs[k] = e
 	return e, nil
+}
+
+// dropExecs forgets the compiled graphs after a panic; the next batch
+// builds them again. They are not finalized: a panic while GoMLX builds a
+// graph leaves that compilation pending forever, and Finalize would wait for
+// it. What they hold is left to the garbage collector (panics are rare).
+func (m *model) dropExecs() {
+	m.execMu.Lock()
+	defer m.execMu.Unlock()
+	clear(m.execs)
 }
 
 // release frees the model's device memory.
@@ -544,6 +586,9 @@ func (m *model) run(outputs outputSet, b *deviceBatch) ([]result, error) {
 			res[i].tokens = toks[i]
 		}
 	}
+	for i := range res {
+		res[i].checkFinite()
+	}
 	return res, nil
 }
 
@@ -552,6 +597,9 @@ func (m *model) exec(e *graph.Exec, b *deviceBatch) (outs []*tensors.Tensor, err
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("%w: %v", ErrBackend, r)
+			// The panic may have struck while the graph was being built
+			// or compiled: rebuild from scratch next time.
+			m.dropExecs()
 		}
 	}()
 	args := make([]any, 0, len(m.weights)+numGraphInputs)
@@ -563,7 +611,7 @@ func (m *model) exec(e *graph.Exec, b *deviceBatch) (outs []*tensors.Tensor, err
 	}
 	args = append(args, bt(b.ids, b.length), bt(b.types, b.length), bt(b.pos, b.length), bt(b.seg, b.length),
 		bt(b.first, b.slots), bt(b.last, b.slots))
-	outs, err = e.Exec(args...)
+	outs, err = e.Call(args...)
 	if err != nil {
 		return nil, joinKind(ErrBackend, err)
 	}

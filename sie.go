@@ -79,6 +79,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -88,6 +89,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/sie-project/sie/backends"
+	"github.com/sie-project/sie/internal/testhook"
 )
 
 // Options configures an Engine. The zero value is the default everywhere.
@@ -355,6 +357,9 @@ func (e *Engine) load(ctx context.Context, name string) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	if testhook.Load != nil {
+		testhook.Load(name)
+	}
 	var reserved int64
 	reserve := func(weights int64, hidden int) error {
 		// Activations of one batch: about 32 bytes per hidden unit per
@@ -366,7 +371,7 @@ func (e *Engine) load(ctx context.Context, name string) (any, error) {
 	m, err := loadModel(e.backend, name, dir, settings, reserve)
 	if err != nil {
 		e.unreserve(reserved)
-		return nil, err
+		return nil, &inDir{dir: filepath.Clean(dir), err: err}
 	}
 	l := &loaded{m: m, b: newBatcher(m, e.opts), bytes: reserved}
 	e.mu.Lock()

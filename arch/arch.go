@@ -120,9 +120,76 @@ func Lookup(config []byte) (Builder, string, error) {
 	}
 	for _, name := range candidates {
 		if b, ok := registry[name]; ok {
-			return b, name, nil
+			return withLimits(b), name, nil
 		}
 	}
 	return nil, "", fmt.Errorf("%w: architectures %q (model_type %q); supported: %s",
 		ErrUnsupported, h.Architectures, h.ModelType, strings.Join(Supported(), ", "))
+}
+
+// configLimits bound the sizes a config.json may claim. A config comes from
+// whoever published the checkpoint, and builders loop over layers and size
+// host-side tables by these numbers before any tensor is read: without a
+// bound, {"num_hidden_layers": 1e9} is a hang and {"hidden_size": 1e12} an
+// allocation of terabytes. Each bound is well above every published
+// embedding or reranking model (the largest today: 8192 hidden, 80 layers,
+// 29568 intermediate, 256k vocabulary, 128k positions).
+var configLimits = map[string]float64{
+	"num_hidden_layers":              1024,
+	"hidden_size":                    1 << 16,
+	"num_attention_heads":            1 << 10,
+	"num_key_value_heads":            1 << 10,
+	"head_dim":                       1 << 12,
+	"intermediate_size":              1 << 20,
+	"vocab_size":                     1 << 23,
+	"max_position_embeddings":        1 << 24,
+	"type_vocab_size":                1 << 16,
+	"num_labels":                     1 << 16,
+	"n_layer":                        1024, // NomicBERT's GPT-2 style names
+	"n_embd":                         1 << 16,
+	"n_head":                         1 << 10,
+	"n_inner":                        1 << 20,
+	"n_positions":                    1 << 24,
+	"num_heads_kv":                   1 << 10,
+	"max_trained_positions":          1 << 24,
+	"local_attention":                1 << 24,
+	"relative_attention_num_buckets": 1 << 12,
+}
+
+// CheckLimits reports a config.json whose sizes exceed configLimits. Fields
+// that are absent or not numbers are left to the architecture's parser.
+func CheckLimits(config []byte) error {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(config, &fields); err != nil {
+		return fmt.Errorf("config.json: %w", err)
+	}
+	names := make([]string, 0, len(configLimits))
+	for n := range configLimits {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		raw, ok := fields[n]
+		if !ok {
+			continue
+		}
+		var v float64
+		if json.Unmarshal(raw, &v) != nil {
+			continue
+		}
+		if v > configLimits[n] {
+			return fmt.Errorf("config: %s %g exceeds the limit of %g", n, v, configLimits[n])
+		}
+	}
+	return nil
+}
+
+// withLimits checks a config against configLimits before b sees it.
+func withLimits(b Builder) Builder {
+	return func(config []byte, w *Weights) (Encoder, error) {
+		if err := CheckLimits(config); err != nil {
+			return nil, err
+		}
+		return b(config, w)
+	}
 }

@@ -258,7 +258,7 @@ func (m archModel) runWith(t *testing.T, r archRows, extra func(p arch.Params, h
 	if extraArg != nil {
 		args = append(args, extraArg)
 	}
-	outs, err := exec.Exec(args...)
+	outs, err := exec.Call(args...)
 	if err != nil {
 		t.Fatal(err)
 	}

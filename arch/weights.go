@@ -97,6 +97,12 @@ func (w *Weights) TakeTransformed(full string, shape []int, fn func(data []float
 		w.problems = append(w.problems, fmt.Sprintf("tensor %s has shape %v, want %v", full, got, shape))
 		return idx
 	}
+	// A corrupt download or a diverged training run must not serve NaN
+	// vectors: refuse it here, by name, rather than on every call.
+	if i, v, bad := firstNonFinite(data); bad {
+		w.problems = append(w.problems, fmt.Sprintf("tensor %s holds %v at element %d", full, v, i))
+		return idx
+	}
 	if fn != nil {
 		data, got = fn(data, got)
 	}
@@ -181,4 +187,15 @@ func Transpose2D(data []float32, shape []int) ([]float32, []int) {
 		}
 	}
 	return out, []int{cols, rows}
+}
+
+// firstNonFinite finds the first NaN or infinite value.
+func firstNonFinite(data []float32) (int, float32, bool) {
+	for i, v := range data {
+		// v-v is 0 for finite v and NaN for NaN and ±Inf.
+		if v-v != 0 {
+			return i, v, true
+		}
+	}
+	return 0, 0, false
 }

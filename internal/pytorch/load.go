@@ -5,6 +5,31 @@
 // Only what a plain state dict needs is understood: tensors rebuilt by
 // torch._utils._rebuild_tensor_v2 (or _rebuild_parameter) over typed
 // storages, in dicts or OrderedDicts. Nothing in the pickle is executed.
+//
+// A checkpoint is untrusted input: in Python, unpickling it may run any
+// callable it names. This reader names only the globals listed below and
+// refuses every other one, with an error naming it, at the opcode that names
+// it (GLOBAL, STACK_GLOBAL, INST):
+//
+//   - collections.OrderedDict, called with no arguments: an empty dict;
+//   - torch._utils._rebuild_tensor_v2 and _rebuild_tensor: a view of a
+//     storage, copied into a new tensor;
+//   - torch._utils._rebuild_parameter and _rebuild_parameter_with_state: the
+//     tensor they wrap;
+//   - torch.FloatStorage, HalfStorage, BFloat16Storage, DoubleStorage,
+//     LongStorage, IntStorage, ShortStorage, CharStorage, ByteStorage and
+//     BoolStorage: storage types, only inside a ('storage', type, key,
+//     location, numel) persistent id, which reads {prefix}/data/{key}.
+//
+// Each of these is a Go function that builds data; none calls back into the
+// pickle. OBJ, NEWOBJ, NEWOBJ_EX, INST and the EXT opcodes are refused
+// whatever they name, BUILD only on the dicts and tensors above (its state
+// is ignored), and persistent ids other than storages are refused.
+//
+// Memory is bounded by the archive's real size: entries are read only up to
+// maxExpansion times the archive's size in all, a zip entry whose declared
+// size exceeds what is left is refused before it is read, and tensors copied
+// out of strided views may add up to at most the storages' bytes again.
 package pytorch
 
 import (
@@ -13,6 +38,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
 	"strings"
 
 	"github.com/sie-project/sie/internal/safetensors"
@@ -22,15 +48,23 @@ import (
 // name. The checkpoint must hold a flat dict of tensors; any other value is
 // an error.
 func Load(path string) (map[string]*safetensors.Tensor, error) {
-	zr, err := zip.OpenReader(path)
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("pytorch: %w", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("pytorch: %w", err)
+	}
+	zr, err := zip.NewReader(f, st.Size())
 	if err != nil {
 		if errors.Is(err, zip.ErrFormat) {
 			return nil, fmt.Errorf("pytorch: %s: not a zip archive (the legacy pre-1.6 torch.save format is not supported): %w", path, err)
 		}
 		return nil, fmt.Errorf("pytorch: %w", err)
 	}
-	defer zr.Close()
-	tensors, err := load(&zr.Reader)
+	tensors, err := load(zr, st.Size())
 	if err != nil {
 		return nil, fmt.Errorf("pytorch: %s: %w", path, err)
 	}
@@ -59,10 +93,22 @@ type loader struct {
 	files    map[string]*zip.File
 	prefix   string
 	storages map[string]*storage
+
+	// readLeft is how many more bytes entries may decompress to; copyLeft
+	// how many more bytes strided views may copy.
+	readLeft, copyLeft int64
 }
 
-func load(zr *zip.Reader) (map[string]*safetensors.Tensor, error) {
-	l := &loader{files: make(map[string]*zip.File), storages: make(map[string]*storage)}
+// maxExpansion bounds the bytes read out of an archive by a multiple of its
+// size. torch.save stores entries uncompressed (1:1); the slack admits
+// archives re-zipped with compression without admitting zip bombs, whose
+// entries can decompress to a thousand times their size.
+const maxExpansion = 4
+
+// load reads the checkpoint in zr, whose archive is size bytes long.
+func load(zr *zip.Reader, size int64) (map[string]*safetensors.Tensor, error) {
+	l := &loader{files: make(map[string]*zip.File), storages: make(map[string]*storage),
+		readLeft: maxExpansion*size + 1<<16, copyLeft: 1 << 16}
 	var pkl *zip.File
 	for _, f := range zr.File {
 		l.files[f.Name] = f
@@ -78,7 +124,7 @@ func load(zr *zip.Reader) (map[string]*safetensors.Tensor, error) {
 		return nil, errors.New("archive has no {prefix}/data.pkl: not a torch.save checkpoint")
 	}
 	if bo, ok := l.files[l.prefix+"/byteorder"]; ok {
-		b, err := readZipFile(bo, 16)
+		b, err := l.readZipFile(bo, 16)
 		if err != nil {
 			return nil, err
 		}
@@ -86,11 +132,11 @@ func load(zr *zip.Reader) (map[string]*safetensors.Tensor, error) {
 			return nil, fmt.Errorf("unsupported byte order %q", s)
 		}
 	}
-	prog, err := readZipFile(pkl, maxPickleSize)
+	prog, err := l.readZipFile(pkl, maxPickleSize)
 	if err != nil {
 		return nil, err
 	}
-	u := &unpickler{data: prog, persistentLoad: l.persistentLoad, call: l.call}
+	u := &unpickler{data: prog, persistentLoad: l.persistentLoad, call: l.call, allow: allowGlobal}
 	v, err := u.run()
 	if err != nil {
 		return nil, err
@@ -116,6 +162,23 @@ func load(zr *zip.Reader) (map[string]*safetensors.Tensor, error) {
 		out[name] = st
 	}
 	return out, nil
+}
+
+// readZipFile reads one entry of at most limit bytes, within what is left
+// of the archive's read budget. A declared size over the limit is refused
+// before anything is allocated; an entry that lies about its size is cut at
+// the limit.
+func (l *loader) readZipFile(f *zip.File, limit int64) ([]byte, error) {
+	if f.UncompressedSize64 > uint64(limit) {
+		return nil, fmt.Errorf("%s: %d bytes exceeds the %d-byte limit", f.Name, f.UncompressedSize64, limit)
+	}
+	if f.UncompressedSize64 > uint64(l.readLeft) {
+		return nil, fmt.Errorf("%s: %d bytes uncompressed, more than an archive of this size may hold (a zip bomb?)", f.Name, f.UncompressedSize64)
+	}
+	limit = min(limit, l.readLeft)
+	b, err := readZipFile(f, limit)
+	l.readLeft -= int64(len(b))
+	return b, err
 }
 
 func readZipFile(f *zip.File, limit int64) ([]byte, error) {
@@ -190,7 +253,7 @@ func (l *loader) persistentLoad(pid any) (any, error) {
 	if numel > math.MaxInt64/8 || f.UncompressedSize64 < uint64(size) {
 		return nil, fmt.Errorf("storage %s: %d bytes, want %d elements of %s", key, f.UncompressedSize64, numel, dtype)
 	}
-	data, err := readZipFile(f, size)
+	data, err := l.readZipFile(f, size)
 	if err != nil {
 		return nil, fmt.Errorf("storage %s: %w", key, err)
 	}
@@ -199,8 +262,26 @@ func (l *loader) persistentLoad(pid any) (any, error) {
 	}
 	s := &storage{dtype: dtype, numel: numel, data: data}
 	l.storages[key] = s
+	l.copyLeft += size
 	return s, nil
 }
+
+// allowedGlobals is the allowlist described in the package documentation.
+var allowedGlobals = func() map[global]bool {
+	m := map[global]bool{
+		{"collections", "OrderedDict"}:                    true,
+		{"torch._utils", "_rebuild_tensor_v2"}:            true,
+		{"torch._utils", "_rebuild_tensor"}:               true,
+		{"torch._utils", "_rebuild_parameter"}:            true,
+		{"torch._utils", "_rebuild_parameter_with_state"}: true,
+	}
+	for name := range storageTypes {
+		m[global{"torch", name}] = true
+	}
+	return m
+}()
+
+func allowGlobal(g global) bool { return allowedGlobals[g] }
 
 // call applies the callables a state dict uses.
 func (l *loader) call(g global, args tuple) (any, error) {
@@ -215,7 +296,7 @@ func (l *loader) call(g global, args tuple) (any, error) {
 		if len(args) < 4 {
 			return nil, fmt.Errorf("%s.%s: %d arguments, want at least 4", g.module, g.name, len(args))
 		}
-		return rebuildTensor(args[0], args[1], args[2], args[3])
+		return rebuildTensor(args[0], args[1], args[2], args[3], &l.copyLeft)
 	case "torch._utils._rebuild_parameter", "torch._utils._rebuild_parameter_with_state":
 		// (data, requires_grad, backward_hooks[, state])
 		if len(args) < 1 {
@@ -226,13 +307,18 @@ func (l *loader) call(g global, args tuple) (any, error) {
 		}
 		return args[0], nil
 	default:
-		return nil, fmt.Errorf("unsupported callable %s.%s", g.module, g.name)
+		// A storage type is allowlisted as a name inside a persistent id,
+		// not as a callable.
+		return nil, fmt.Errorf("%w: REDUCE on %s.%s, which is not callable here", errRefused, g.module, g.name)
 	}
 }
 
 // rebuildTensor copies the elements a (storage, offset, size, stride) view
 // selects into a new row-major tensor.
-func rebuildTensor(storageArg, offsetArg, sizeArg, strideArg any) (*tensor, error) {
+//
+// Copies come out of copyLeft: a pickle that rebuilds many strided views of
+// one storage cannot turn a small archive into a large allocation.
+func rebuildTensor(storageArg, offsetArg, sizeArg, strideArg any, copyLeft *int64) (*tensor, error) {
 	s, ok := storageArg.(*storage)
 	if !ok {
 		return nil, fmt.Errorf("tensor storage is a %s", typeName(storageArg))
@@ -287,6 +373,10 @@ func rebuildTensor(storageArg, offsetArg, sizeArg, strideArg any) (*tensor, erro
 		data := s.data[offset*es : (offset+numel)*es : (offset+numel)*es]
 		return &tensor{dtype: s.dtype, shape: shape, data: data}, nil
 	}
+	if int64(numel*es) > *copyLeft {
+		return nil, fmt.Errorf("tensor views of size %v copy more bytes than the checkpoint's storages hold", shape)
+	}
+	*copyLeft -= int64(numel * es)
 	data := make([]byte, numel*es)
 	idx := make([]int, len(shape))
 	src := offset

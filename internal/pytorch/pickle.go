@@ -10,9 +10,13 @@ import (
 
 // This file holds a minimal pickle virtual machine: enough of protocols 2–5
 // to read the data.pkl of a torch.save checkpoint holding a state dict. It
-// builds plain Go values and never runs code: a GLOBAL merely names a
-// callable, and REDUCE applies it only if it is one of a fixed set (see
-// callGlobal).
+// builds plain Go values and never runs code. A GLOBAL, STACK_GLOBAL or INST
+// that names anything outside the allowlist (see allowedGlobals in load.go)
+// is refused on the spot, so no later opcode can reach it; REDUCE applies an
+// allowlisted callable through a Go function that only builds data; the
+// opcodes that call constructors (OBJ, NEWOBJ, NEWOBJ_EX) and the extension
+// registry (EXT1/2/4) are refused whatever they name; BUILD only sets state
+// on the dicts and tensors the allowlisted callables return, and ignores it.
 
 // Values on the pickle stack.
 type (
@@ -60,6 +64,20 @@ type unpickler struct {
 	persistentLoad func(pid any) (any, error)
 	// call applies a callable global to its arguments (REDUCE).
 	call func(g global, args tuple) (any, error)
+	// allow reports whether a global may be named at all; nil allows none.
+	allow func(g global) bool
+}
+
+// errRefused is wrapped by every error about a global or an opcode the
+// reader refuses to run.
+var errRefused = errors.New("refused")
+
+// name checks g against the allowlist.
+func (u *unpickler) name(op string, g global) (global, error) {
+	if u.allow == nil || !u.allow(g) {
+		return g, fmt.Errorf("%w: %s names %s.%s, which is not on the allowlist", errRefused, op, g.module, g.name)
+	}
+	return g, nil
 }
 
 var errTruncated = errors.New("pickle data truncated")
@@ -376,7 +394,11 @@ func (u *unpickler) step(op byte) (bool, error) {
 		if err != nil {
 			return false, err
 		}
-		return false, u.push(global{module, name})
+		g, err := u.name("GLOBAL", global{module, name})
+		if err != nil {
+			return false, err
+		}
+		return false, u.push(g)
 	case 0x93: // STACK_GLOBAL
 		name, err := u.pop()
 		if err != nil {
@@ -391,7 +413,11 @@ func (u *unpickler) step(op byte) (bool, error) {
 		if !ok1 || !ok2 {
 			return false, errors.New("STACK_GLOBAL needs two strings")
 		}
-		return false, u.push(global{ms, ns})
+		g, err := u.name("STACK_GLOBAL", global{ms, ns})
+		if err != nil {
+			return false, err
+		}
+		return false, u.push(g)
 	case 'Q': // BINPERSID
 		pid, err := u.pop()
 		if err != nil {
@@ -434,9 +460,43 @@ func (u *unpickler) step(op byte) (bool, error) {
 		if _, err := u.pop(); err != nil {
 			return false, err
 		}
-		if _, err := u.top(); err != nil {
+		obj, err := u.top()
+		if err != nil {
 			return false, err
 		}
+		// Python would call obj.__setstate__ or update obj.__dict__: allow
+		// it only on values the allowlisted callables build (an OrderedDict
+		// with _metadata, a parameter with state), never on a class.
+		switch o := obj.(type) {
+		case *pydict, *tensor:
+		case global:
+			return false, fmt.Errorf("%w: BUILD on %s.%s", errRefused, o.module, o.name)
+		default:
+			return false, fmt.Errorf("%w: BUILD on a %s", errRefused, typeName(obj))
+		}
+	case 'i': // INST: names a class inline, then calls it
+		module, err := u.readLine()
+		if err != nil {
+			return false, err
+		}
+		name, err := u.readLine()
+		if err != nil {
+			return false, err
+		}
+		if _, err := u.name("INST", global{module, name}); err != nil {
+			return false, err
+		}
+		return false, fmt.Errorf("%w: INST %s.%s (a state dict never instantiates classes)", errRefused, module, name)
+	case 'o', 0x81, 0x92: // OBJ, NEWOBJ, NEWOBJ_EX: call a class from the stack
+		return false, u.refuseConstructor(op)
+	case 0x82, 0x83, 0x84: // EXT1, EXT2, EXT4: globals from copyreg's registry
+		return false, fmt.Errorf("%w: EXT%d (the extension registry names arbitrary globals)", errRefused, lengthOfExt(op))
+	case 'P': // PERSID: a text persistent id; torch writes BINPERSID tuples
+		pid, err := u.readLine()
+		if err != nil {
+			return false, err
+		}
+		return false, fmt.Errorf("%w: text persistent id %q (only storages are loaded)", errRefused, pid)
 	case '0': // POP
 		if _, err := u.pop(); err != nil {
 			return false, err
@@ -455,6 +515,36 @@ func (u *unpickler) step(op byte) (bool, error) {
 		return false, errors.New("unsupported pickle opcode")
 	}
 	return false, nil
+}
+
+// refuseConstructor names what OBJ, NEWOBJ or NEWOBJ_EX would have called.
+func (u *unpickler) refuseConstructor(op byte) error {
+	opName := map[byte]string{'o': "OBJ", 0x81: "NEWOBJ", 0x92: "NEWOBJ_EX"}[op]
+	// The class sits below its arguments: one value (NEWOBJ), two
+	// (NEWOBJ_EX) or at the MARK (OBJ).
+	var cls any
+	switch {
+	case op == 'o' && len(u.marks) > 0 && u.marks[len(u.marks)-1] < len(u.stack):
+		cls = u.stack[u.marks[len(u.marks)-1]]
+	case op == 0x81 && len(u.stack) >= 2:
+		cls = u.stack[len(u.stack)-2]
+	case op == 0x92 && len(u.stack) >= 3:
+		cls = u.stack[len(u.stack)-3]
+	}
+	if g, ok := cls.(global); ok {
+		return fmt.Errorf("%w: %s on %s.%s (a state dict never instantiates classes)", errRefused, opName, g.module, g.name)
+	}
+	return fmt.Errorf("%w: %s on a %s", errRefused, opName, typeName(cls))
+}
+
+func lengthOfExt(op byte) int {
+	switch op {
+	case 0x82:
+		return 1
+	case 0x83:
+		return 2
+	}
+	return 4
 }
 
 // lengthSize returns the size of the length prefix of a string or bytes

@@ -33,11 +33,11 @@ type File struct {
 func Open(path string) (*File, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("safetensors: %w", err)
+		return nil, err // names the path already
 	}
 	f, err := parse(data)
 	if err != nil {
-		return nil, fmt.Errorf("safetensors: %s: %w", path, err)
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return f, nil
 }
@@ -83,8 +83,16 @@ type headerEntry struct {
 	DataOffsets *[]int64 `json:"data_offsets"`
 }
 
+// invalidError is malformed data. Its text is the problem alone: the file
+// name or the "safetensors:" prefix around it already says which format is
+// invalid, so repeating ErrInvalid's text would say it twice.
+type invalidError struct{ msg string }
+
+func (e *invalidError) Error() string        { return e.msg }
+func (e *invalidError) Is(target error) bool { return target == ErrInvalid }
+
 func invalidf(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, args...))
+	return &invalidError{fmt.Sprintf(format, args...)}
 }
 
 func parse(data []byte) (*File, error) {

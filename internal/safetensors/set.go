@@ -35,7 +35,7 @@ func OpenDir(dir string) (*Set, error) {
 	if _, err := os.Stat(single); err == nil {
 		return OpenFiles(single)
 	} else if !errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("safetensors: %w", err)
+		return nil, err
 	}
 	index := filepath.Join(dir, IndexFileName)
 	if _, err := os.Stat(index); errors.Is(err, fs.ErrNotExist) {
@@ -49,16 +49,16 @@ func OpenDir(dir string) (*Set, error) {
 func OpenIndex(indexPath string) (*Set, error) {
 	raw, err := os.ReadFile(indexPath)
 	if err != nil {
-		return nil, fmt.Errorf("safetensors: %w", err)
+		return nil, err
 	}
 	var idx struct {
 		WeightMap map[string]string `json:"weight_map"`
 	}
 	if err := json.Unmarshal(raw, &idx); err != nil {
-		return nil, fmt.Errorf("safetensors: %s: %w: index is not valid JSON: %v", indexPath, ErrInvalid, err)
+		return nil, fmt.Errorf("%s: %w", indexPath, invalidf("index is not valid JSON: %v", err))
 	}
 	if len(idx.WeightMap) == 0 {
-		return nil, fmt.Errorf("safetensors: %s: %w: index has an empty or missing weight_map", indexPath, ErrInvalid)
+		return nil, fmt.Errorf("%s: %w", indexPath, invalidf("index has an empty or missing weight_map"))
 	}
 	dir := filepath.Dir(indexPath)
 
@@ -67,7 +67,7 @@ func OpenIndex(indexPath string) (*Set, error) {
 	seen := make(map[string]bool)
 	for _, shard := range idx.WeightMap {
 		if !filepath.IsLocal(shard) {
-			return nil, fmt.Errorf("safetensors: %s: %w: shard name %q is not a local path", indexPath, ErrInvalid, shard)
+			return nil, fmt.Errorf("%s: %w", indexPath, invalidf("shard name %q is not a local path", shard))
 		}
 		if !seen[shard] {
 			seen[shard] = true
@@ -86,7 +86,7 @@ func OpenIndex(indexPath string) (*Set, error) {
 		}
 		for _, name := range f.names {
 			if prev, dup := owner[name]; dup {
-				return nil, fmt.Errorf("safetensors: %s: %w: tensor %q is in both %s and %s", indexPath, ErrInvalid, name, prev, shard)
+				return nil, fmt.Errorf("%s: %w", indexPath, invalidf("tensor %q is in both %s and %s", name, prev, shard))
 			}
 			owner[name] = shard
 			s.tensors[name] = f.tensors[name]
@@ -95,10 +95,10 @@ func OpenIndex(indexPath string) (*Set, error) {
 	for name, shard := range idx.WeightMap {
 		got, ok := owner[name]
 		if !ok {
-			return nil, fmt.Errorf("safetensors: %s: %w: tensor %q is not in its shard %s", indexPath, ErrInvalid, name, shard)
+			return nil, fmt.Errorf("%s: %w", indexPath, invalidf("tensor %q is not in its shard %s", name, shard))
 		}
 		if got != shard {
-			return nil, fmt.Errorf("safetensors: %s: %w: tensor %q is listed in %s but found in %s", indexPath, ErrInvalid, name, shard, got)
+			return nil, fmt.Errorf("%s: %w", indexPath, invalidf("tensor %q is listed in %s but found in %s", name, shard, got))
 		}
 	}
 	s.finish()
@@ -117,7 +117,7 @@ func OpenFiles(paths ...string) (*Set, error) {
 		}
 		for _, name := range f.names {
 			if prev, dup := owner[name]; dup {
-				return nil, fmt.Errorf("safetensors: %w: tensor %q is in both %s and %s", ErrInvalid, name, prev, path)
+				return nil, invalidf("tensor %q is in both %s and %s", name, prev, path)
 			}
 			owner[name] = path
 			s.tensors[name] = f.tensors[name]

@@ -6,7 +6,7 @@
 //        [--max-abs 1e-5] [--min-cos 0.99999] [--no-trim]
 //
 // Defaults: --model $SIE_MINILM_ONNX or .cache/minilm/model.onnx,
-//           --golden ../shared/fixtures/real-minilm/golden.json.
+//           --golden testdata/fixtures/real-minilm/golden.json.
 //
 // Two passes:
 //   batch: the golden inputs exactly as stored (one batch, padded as stored);
@@ -28,7 +28,7 @@ const ort = require(path.join(REPO, 'tools', 'node', 'node_modules', 'onnxruntim
 function parseArgs(argv) {
   const a = {
     model: process.env.SIE_MINILM_ONNX || path.join(REPO, '.cache', 'minilm', 'model.onnx'),
-    golden: path.resolve(REPO, '..', 'shared', 'fixtures', 'real-minilm', 'golden.json'),
+    golden: path.join(REPO, 'testdata', 'fixtures', 'real-minilm', 'golden.json'),
     maxAbs: 1e-5,
     minCos: 0.99999,
     trim: true,
