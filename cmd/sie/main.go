@@ -38,7 +38,7 @@ func main() {
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Stdin, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "sie:", err)
-		os.Exit(1)
+		os.Exit(exitCode(err))
 	}
 }
 
@@ -47,7 +47,8 @@ func usage() error {
   sie embed --model <dir|id> [--query] [--instruction S] [--prompt NAME] [--backend go|onnx|xla:cuda]
   sie encode --model <dir|id> [--query] [--outputs dense,sparse,multivector] [--dtype float32|float16|int8|uint8|binary] [--dims N]
   sie rerank --model <dir|id> --query Q [--top-k K] [--instruction S] [--activation sigmoid|identity]
-  sie demo [--model <dir|id>] [--backend ...]`)
+  sie demo [--model <dir|id>] [--backend ...]
+  sie verify --model M (--against URL|FILE --corpus texts.jsonl [--api openai|tei|cohere|infinity] [--against-model NAME] [--query] [--min-cosine 0.999] | --baseline URL|FILE --queries q.jsonl --corpus c.jsonl --qrels qrels.tsv [--k 10]) [--json]`)
 }
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) error {
@@ -63,6 +64,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) 
 		return runRerank(ctx, args[1:], stdin, stdout)
 	case "demo":
 		return runDemo(ctx, args[1:], stdout)
+	case "verify":
+		return runVerify(ctx, args[1:], stdout)
 	case "-h", "--help", "help":
 		fmt.Fprintln(stdout, usage())
 		return nil
