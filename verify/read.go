@@ -173,7 +173,7 @@ func readFile[T any](path string, read func(io.Reader) (T, error)) (T, error) {
 
 // ReadTextsFile, ReadVectorsFile, ReadDocsFile and ReadQrelsFile read the
 // named file.
-func ReadTextsFile(path string) ([]string, error)     { return readFile(path, ReadTexts) }
+func ReadTextsFile(path string) ([]string, error)      { return readFile(path, ReadTexts) }
 func ReadVectorsFile(path string) ([][]float32, error) { return readFile(path, ReadVectors) }
-func ReadDocsFile(path string) ([]Doc, error)         { return readFile(path, ReadDocs) }
-func ReadQrelsFile(path string) (Qrels, error)        { return readFile(path, ReadQrels) }
+func ReadDocsFile(path string) ([]Doc, error)          { return readFile(path, ReadDocs) }
+func ReadQrelsFile(path string) (Qrels, error)         { return readFile(path, ReadQrels) }

@@ -136,7 +136,9 @@ func Retrieval(ctx context.Context, queries, corpus []Doc, qrels Qrels, sieLeg, 
 	return rep, nil
 }
 
-func add(a, b Metrics) Metrics { return Metrics{a.Recall + b.Recall, a.NDCG10 + b.NDCG10, a.MRR10 + b.MRR10} }
+func add(a, b Metrics) Metrics {
+	return Metrics{a.Recall + b.Recall, a.NDCG10 + b.NDCG10, a.MRR10 + b.MRR10}
+}
 
 func texts(docs []Doc) []string {
 	out := make([]string, len(docs))
