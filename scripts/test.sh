@@ -35,6 +35,12 @@ go vet -tags daulet ./tokenizer/
 GOEXPERIMENT=simd go vet ./...
 go build ./... && GOEXPERIMENT=simd go build ./...
 
+step "examples module (nested: its own go.mod keeps the ecosystem clients out of sie's): vet, build and run"
+# The examples, the migration before/after programs and the ecosystem adapter
+# tests import openai-go, cohere-go, langchaingo and chromem-go; keeping them
+# in examples/go.mod means `go get` of sie pulls none of them.
+(cd examples && go vet ./... && GOEXPERIMENT=simd go test -count=1 -timeout 15m ./...)
+
 step "reference: onnxruntime-node on the exported all-MiniLM-L6-v2 graph vs upstream"
 node tools/bench/ort_check.js
 
