@@ -48,6 +48,7 @@ func usage() error {
   sie encode --model <dir|id> [--query] [--outputs dense,sparse,multivector] [--dtype float32|float16|int8|uint8|binary] [--dims N]
   sie rerank --model <dir|id> --query Q [--top-k K] [--instruction S] [--activation sigmoid|identity]
   sie demo [--model <dir|id>] [--backend ...]
+  sie serve [--addr 127.0.0.1:8080] [--model M]... [--alias NAME=MODEL]... [--default-model M] [--api-key K]
   sie verify --model M (--against URL|FILE --corpus texts.jsonl [--api openai|tei|cohere|infinity] [--against-model NAME] [--query] [--min-cosine 0.999] | --baseline URL|FILE --queries q.jsonl --corpus c.jsonl --qrels qrels.tsv [--k 10]) [--json]`)
 }
 
@@ -64,6 +65,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) 
 		return runRerank(ctx, args[1:], stdin, stdout)
 	case "demo":
 		return runDemo(ctx, args[1:], stdout)
+	case "serve":
+		return runServe(ctx, args[1:], stdout, os.Stderr)
 	case "verify":
 		return runVerify(ctx, args[1:], stdout)
 	case "-h", "--help", "help":
