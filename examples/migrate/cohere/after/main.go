@@ -54,9 +54,9 @@ func run(ctx context.Context, o options, in io.Reader, out io.Writer) error {
 	enc := json.NewEncoder(w)
 
 	if o.rerank != "" {
-		// Scores are the checkpoint's sigmoid, not Cohere's calibration:
-		// re-tune any score threshold.
-		hits, err := eng.Rerank(ctx, o.rerankModel, o.rerank, texts, sie.TopK(o.topN))
+		// Scores in [0, 1] (the sigmoid of the logit), but not Cohere's
+		// calibration: re-tune any score threshold.
+		hits, err := eng.Rerank(ctx, o.rerankModel, o.rerank, texts, sie.TopK(o.topN), sie.ScoreActivation(sie.ScoreSigmoid))
 		if err != nil {
 			return err
 		}

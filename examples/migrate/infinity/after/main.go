@@ -45,7 +45,9 @@ func run(ctx context.Context, model, rerank string, in io.Reader, out io.Writer)
 	enc := json.NewEncoder(w)
 
 	if rerank != "" {
-		hits, err := eng.Rerank(ctx, model, rerank, texts) // sigmoid scores, best first
+		// TEI and Infinity give the sigmoid of the logit unless raw_scores;
+		// ask for it whatever the checkpoint's own activation.
+		hits, err := eng.Rerank(ctx, model, rerank, texts, sie.ScoreActivation(sie.ScoreSigmoid))
 		if err != nil {
 			return err
 		}
