@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"math"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/sie-project/sie"
 	"github.com/sie-project/sie/internal/golden"
+	"github.com/sie-project/sie/server"
 )
 
 var verifyTexts = []string{
@@ -206,5 +208,53 @@ func TestVerifyCommandRecall(t *testing.T) {
 	overall := strings.Fields(lines[len(lines)-1])
 	if overall[0] != "overall" || overall[3] != "+0.0000" || overall[6] != "+0.0000" || overall[9] != "+0.0000" {
 		t.Errorf("identical legs differ:\n%s", out.String())
+	}
+}
+
+// TestVerifyAgainstSieServer runs sie verify against sie's own compatible
+// server on loopback: the same checkpoint passes on every API; a checkpoint
+// with a document template fails against the routes that apply no prompt
+// (a prefix, with the hint saying so) and passes with --no-prompt.
+func TestVerifyAgainstSieServer(t *testing.T) {
+	t.Setenv("SIE_CACHE", t.TempDir())
+	eng, err := sie.Open(sie.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close()
+	plain, prompted := golden.Dir("bert-mean"), golden.Dir("modernbert")
+	s := server.New(eng, server.Options{Aliases: map[string]string{"plain": plain, "prompted": prompted}, DefaultModel: "plain"})
+	ready, loadErr := s.Ready()
+	<-ready
+	if err := loadErr(); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	corpus := writeLines(t, filepath.Join(t.TempDir(), "corpus.jsonl"), verifyTexts)
+	ctx := context.Background()
+	for _, api := range []string{"openai", "tei", "cohere", "infinity"} {
+		var out bytes.Buffer
+		err := run(ctx, []string{"verify", "--model", plain, "--against", srv.URL, "--api", api, "--against-model", "plain", "--corpus", corpus}, nil, &out)
+		if err != nil || !strings.HasPrefix(out.String(), "PASS: 8 of 8") {
+			t.Errorf("%s: %v\n%s", api, err, out.String())
+		}
+	}
+	var out bytes.Buffer
+	err = run(ctx, []string{"verify", "--model", prompted, "--against", srv.URL + "/v1", "--against-model", "prompted", "--corpus", corpus}, nil, &out)
+	if exitCode(err) != 1 || !strings.Contains(out.String(), "hint: prefix:") {
+		t.Errorf("document template against the OpenAI route: status %d (%v)\n%s", exitCode(err), err, out.String())
+	}
+	t.Logf("the report a user sees:\n%s", out.String())
+	// TEI requests name no model: a server whose default is the prompted one.
+	s2 := server.New(eng, server.Options{Models: []string{prompted}})
+	ready, _ = s2.Ready()
+	<-ready
+	srv2 := httptest.NewServer(s2)
+	defer srv2.Close()
+	out.Reset()
+	err = run(ctx, []string{"verify", "--model", prompted, "--no-prompt", "--against", srv2.URL, "--api", "tei", "--against-model", "prompted", "--corpus", corpus, "--min-cosine", "0.99999"}, nil, &out)
+	if err != nil || !strings.HasPrefix(out.String(), "PASS") {
+		t.Errorf("--no-prompt against TEI: %v\n%s", err, out.String())
 	}
 }
