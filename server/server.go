@@ -149,7 +149,9 @@ type Server struct {
 	opts Options
 	mux  *http.ServeMux
 	sem  chan struct{}
-	m    *metrics
+	// patterns lists the registered routes, for OpenAPI.
+	patterns []string
+	m        *metrics
 
 	defaultModel string
 	configured   map[string]string // served name → backend name
@@ -280,16 +282,16 @@ const (
 type errKind int
 
 const (
-	kindInvalid     errKind = iota // caller mistake in the request
-	kindEmpty                      // empty input list or empty text
-	kindTooLarge                   // body over MaxBodyBytes
-	kindNotFound                   // unknown model or route
-	kindUnauthorized               // missing or wrong API key
-	kindWrongModel                 // the model cannot do what the route asks
-	kindOverloaded                 // queue full or too many requests: retry
-	kindUnavailable                // loading or out of memory: retry later
-	kindCanceled                   // the client went away
-	kindInternal                   // a failure that is not the caller's
+	kindInvalid      errKind = iota // caller mistake in the request
+	kindEmpty                       // empty input list or empty text
+	kindTooLarge                    // body over MaxBodyBytes
+	kindNotFound                    // unknown model or route
+	kindUnauthorized                // missing or wrong API key
+	kindWrongModel                  // the model cannot do what the route asks
+	kindOverloaded                  // queue full or too many requests: retry
+	kindUnavailable                 // loading or out of memory: retry later
+	kindCanceled                    // the client went away
+	kindInternal                    // a failure that is not the caller's
 )
 
 // apiError is an error with its kind; the dialect writes it.
@@ -499,6 +501,7 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 // handle registers a route: authentication, the concurrency limit, panic
 // recovery, metrics and the access log around h.
 func (s *Server) handle(pattern string, a api, open bool, h handlerFunc) {
+	s.patterns = append(s.patterns, pattern)
 	route := pattern
 	if i := strings.IndexByte(route, ' '); i >= 0 {
 		route = route[i+1:]
