@@ -34,6 +34,9 @@ var programs = []string{
 	"infinity/before", "infinity/after", "fastembed/after", "modal/after",
 }
 
+// tagged are programs built with build tags, added by tagged test files.
+var tagged = map[string]string{}
+
 var binDir string
 
 func TestMain(m *testing.M) {
@@ -43,8 +46,15 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binDir = dir
+	all := map[string]string{}
 	for _, p := range programs {
-		cmd := exec.Command("go", "build", "-o", filepath.Join(dir, strings.ReplaceAll(p, "/", "-")), "./"+p)
+		all[p] = ""
+	}
+	for p, tags := range tagged {
+		all[p] = tags
+	}
+	for p, tags := range all {
+		cmd := exec.Command("go", "build", "-tags", tags, "-o", filepath.Join(dir, strings.ReplaceAll(p, "/", "-")), "./"+p)
 		if out, err := cmd.CombinedOutput(); err != nil {
 			fmt.Fprintf(os.Stderr, "go build ./%s: %v\n%s", p, err, out)
 			os.RemoveAll(dir)
