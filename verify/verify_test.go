@@ -441,3 +441,22 @@ func TestRetrievalHandComputed(t *testing.T) {
 		}
 	}
 }
+
+func TestComparePoolingHint(t *testing.T) {
+	// Every item about 60° off (cosine ≈ 0.5): what CLS against mean
+	// pooling of one checkpoint looks like.
+	a, b := map[string][]float32{}, map[string][]float32{}
+	var texts []string
+	for i := range 6 {
+		s := fmt.Sprint("t", i)
+		texts = append(texts, s)
+		th := 1.0 + 0.05*float64(i)
+		a[s] = []float32{1, 0}
+		b[s] = []float32{float32(math.Cos(th)), float32(math.Sin(th))}
+	}
+	rep, err := verify.Compare(context.Background(), texts, mapLeg(a), mapLeg(b), verify.CompareOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantHint(t, rep, "pooling:")
+}

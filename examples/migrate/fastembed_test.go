@@ -4,6 +4,7 @@ package migrate_test
 
 import (
 	"context"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,6 +22,9 @@ func init() { tagged["fastembed/before"] = "fastembed" }
 // after program on the same checkpoint. fastembed-go pools with the CLS token
 // for every model: against a checkpoint folder that says CLS the legs agree;
 // against the real model's mean pooling they do not, and sie verify says so.
+// fastembed-go's own tokenizer (sugarme/tokenizer) departs from the
+// checkpoint's tokenizer.json on accented and CJK text, so the pair is
+// compared on the plain-ASCII texts and those two are checked to differ.
 func TestFastembedPair(t *testing.T) {
 	weights, graph, ort := os.Getenv("SIE_MINILM_DIR"), os.Getenv("SIE_MINILM_ONNX"), os.Getenv("ONNXRUNTIME_SHARED_LIBRARY_PATH")
 	if weights == "" || graph == "" || ort == "" {
@@ -57,7 +61,20 @@ func TestFastembedPair(t *testing.T) {
 	for _, q := range [][]string{nil, {"-query"}} {
 		before := vectors(t, run(t, "fastembed/before", env, texts, append([]string{"-model", "fast-all-MiniLM-L6-v2", "-cache", cache}, q...)...))
 		after := vectors(t, run(t, "fastembed/after", nil, texts, append([]string{"-model", cls}, q...)...))
-		agree(t, before, after)
+		var plain []string
+		var b, a [][]float32
+		for i, s := range texts {
+			if isASCII(s) {
+				plain, b, a = append(plain, s), append(b, before[i]), append(a, after[i])
+			} else {
+				c := cosine(before[i], after[i])
+				t.Logf("fastembed-go's tokenizer on %q: cosine %.4f", s, c)
+				if strings.HasPrefix(s, "Café") && c > 0.99 {
+					t.Errorf("%q now agrees (%.5f): fastembed-go's tokenizer was fixed; compare every text", s, c)
+				}
+			}
+		}
+		agreeOn(t, plain, b, a)
 
 		real := vectors(t, run(t, "fastembed/after", nil, texts, append([]string{"-model", mean}, q...)...))
 		rep, err := verify.Compare(context.Background(), texts, &verify.FileLeg{Vectors: before}, &verify.FileLeg{Vectors: real}, verify.CompareOptions{})
@@ -65,10 +82,29 @@ func TestFastembedPair(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Logf("fastembed-go vs the real (mean-pooled) model: min cosine %.3f, mean %.3f, hints %q", rep.Min, rep.Mean, rep.Hints)
-		if rep.Pass || len(rep.Hints) == 0 || !strings.HasPrefix(rep.Hints[0], "prefix:") && !strings.HasPrefix(rep.Hints[0], "different model:") {
+		if rep.Pass || len(rep.Hints) == 0 || !strings.HasPrefix(rep.Hints[0], "pooling:") {
 			t.Errorf("CLS against mean pooling passed or gave no hint: min %.3f, hints %q", rep.Min, rep.Hints)
 		}
 	}
+}
+
+func isASCII(s string) bool {
+	for _, r := range s {
+		if r > 127 {
+			return false
+		}
+	}
+	return true
+}
+
+func cosine(a, b []float32) float64 {
+	var d, na, nb float64
+	for i := range a {
+		d += float64(a[i]) * float64(b[i])
+		na += float64(a[i]) * float64(a[i])
+		nb += float64(b[i]) * float64(b[i])
+	}
+	return d / math.Sqrt(na*nb)
 }
 
 func must(t *testing.T, err error) {

@@ -111,6 +111,11 @@ func vectors(t *testing.T, out []byte) [][]float32 {
 // agree checks two legs' vectors item by item with sie verify's own check.
 func agree(t *testing.T, before, after [][]float32) {
 	t.Helper()
+	agreeOn(t, texts, before, after)
+}
+
+func agreeOn(t *testing.T, texts []string, before, after [][]float32) {
+	t.Helper()
 	if len(before) != len(texts) || len(after) != len(texts) {
 		t.Fatalf("%d and %d vectors for %d texts", len(before), len(after), len(texts))
 	}
