@@ -221,7 +221,7 @@ func hints(r *Report, items []Item, sieNorms, otherNorms []float64, opts Compare
 	}
 	mean, sd := meanSD(r.Cosines)
 	switch {
-	case mean < 0.5:
+	case mean < 0.3:
 		out = append(out, fmt.Sprintf("different model: the mean cosine is %.3f, far below what one checkpoint gives; check both legs load the same model with the same pooling, or compare retrieval quality with --baseline", mean))
 	case 2*len(low) >= len(items) && mean < 0.7:
 		out = append(out, fmt.Sprintf("pooling: every item differs, by a lot (cosine %.4f ± %.4f): the legs most likely pool differently (the CLS token against the mean of the tokens — fastembed-go pools CLS for every model) or run different checkpoints; a long instruction prefix on one side can also do this", mean, sd))
