@@ -40,6 +40,9 @@ step "examples module (nested: its own go.mod keeps the ecosystem clients out of
 # tests import openai-go, cohere-go, langchaingo and chromem-go; keeping them
 # in examples/go.mod means `go get` of sie pulls none of them.
 (cd examples && go vet ./... && GOEXPERIMENT=simd go test -count=1 -timeout 15m ./...)
+# fastembed-go itself (cgo, ONNX Runtime) on the real all-MiniLM-L6-v2 against the fastembed after program.
+(cd examples && go vet -tags fastembed ./migrate/... &&
+  GOEXPERIMENT=simd go test -count=1 -timeout 10m -tags fastembed -run 'Fastembed' ./migrate/)
 
 step "reference: onnxruntime-node on the exported all-MiniLM-L6-v2 graph vs upstream"
 node tools/bench/ort_check.js
