@@ -63,7 +63,7 @@ func (a API) batch() int {
 type HTTPLeg struct {
 	URL    string
 	API    API
-	Model  string       // sent as "model" (OpenAI, Infinity, Cohere)
+	Model  string       // sent as "model" (OpenAI, Infinity, Cohere); TEI serves its one model
 	APIKey string       // sent as a bearer token when set
 	Client *http.Client // nil: http.DefaultClient
 }
