@@ -39,6 +39,14 @@ step "staticcheck (v0.8.2; settings in staticcheck.conf)"
 # About a minute on 2 cores; the onnx tag adds the ONNX Runtime files.
 GOEXPERIMENT=simd "$SIE_STATICCHECK" ./...
 GOEXPERIMENT=simd "$SIE_STATICCHECK" -tags onnx ./...
+step "examples module (nested: its own go.mod keeps the ecosystem clients out of sie's): vet, build and run"
+# The examples, the migration before/after programs and the ecosystem adapter
+# tests import openai-go, cohere-go, langchaingo and chromem-go; keeping them
+# in examples/go.mod means `go get` of sie pulls none of them.
+(cd examples && go vet ./... && GOEXPERIMENT=simd go test -count=1 -timeout 15m ./...)
+# fastembed-go itself (cgo, ONNX Runtime) on the real all-MiniLM-L6-v2 against the fastembed after program.
+(cd examples && go vet -tags fastembed ./migrate/... &&
+  GOEXPERIMENT=simd go test -count=1 -timeout 10m -tags fastembed -run 'Fastembed' ./migrate/)
 
 step "reference: onnxruntime-node on the exported all-MiniLM-L6-v2 graph vs upstream"
 node tools/bench/ort_check.js

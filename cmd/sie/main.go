@@ -40,7 +40,7 @@ func main() {
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Stdin, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "sie:", strings.TrimPrefix(err.Error(), "sie: ")) // the library's errors start with "sie:" already
-		os.Exit(1)
+		os.Exit(exitCode(err))
 	}
 }
 
@@ -53,7 +53,8 @@ func usage() error {
   sie pull MODEL[@REV]
   sie tokenize --model <dir|id> [--pair]
   sie models [--json] | sie info MODEL[:PROFILE] [--json]
-  sie serve [--addr 127.0.0.1:8080] [--model M]... [--alias NAME=MODEL]... [--default-model M] [--api-key K]`)
+  sie serve [--addr 127.0.0.1:8080] [--model M]... [--alias NAME=MODEL]... [--default-model M] [--api-key K]
+  sie verify --model M (--against URL|FILE --corpus texts.jsonl [--api openai|tei|cohere|infinity] [--against-model NAME] [--query] [--min-cosine 0.999] | --baseline URL|FILE --queries q.jsonl --corpus c.jsonl --qrels qrels.tsv [--k 10]) [--json]`)
 }
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) error {
@@ -79,6 +80,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) 
 		return runInfo(args[1:], stdout)
 	case "serve":
 		return runServe(ctx, args[1:], stdout, os.Stderr)
+	case "verify":
+		return runVerify(ctx, args[1:], stdout)
 	case "-h", "--help", "help":
 		fmt.Fprintln(stdout, usage())
 		return nil
