@@ -47,7 +47,8 @@ func usage() error {
   sie embed --model <dir|id> [--query] [--instruction S] [--prompt NAME] [--backend go|onnx|xla:cuda]
   sie encode --model <dir|id> [--query] [--outputs dense,sparse,multivector] [--dtype float32|float16|int8|uint8|binary] [--dims N]
   sie rerank --model <dir|id> --query Q [--top-k K] [--instruction S] [--activation sigmoid|identity]
-  sie demo [--model <dir|id>] [--backend ...]`)
+  sie demo [--model <dir|id>] [--backend ...]
+  sie serve [--addr 127.0.0.1:8080] [--model M]... [--alias NAME=MODEL]... [--default-model M] [--api-key K]`)
 }
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) error {
@@ -63,6 +64,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) 
 		return runRerank(ctx, args[1:], stdin, stdout)
 	case "demo":
 		return runDemo(ctx, args[1:], stdout)
+	case "serve":
+		return runServe(ctx, args[1:], stdout, os.Stderr)
 	case "-h", "--help", "help":
 		fmt.Fprintln(stdout, usage())
 		return nil
