@@ -232,6 +232,78 @@ func (c *Client) Rerank(ctx context.Context, model, query string, docs []string,
 	return out, nil
 }
 
+// Info describes a model as a worker of the lane has it (loading it there
+// if needed), like Engine.Info.
+func (c *Client) Info(ctx context.Context, model string) (sie.ModelInfo, error) {
+	res, err := c.call(ctx, model, opInfo, []workItem{{Op: opInfo, Model: model}})
+	if err != nil {
+		return sie.ModelInfo{}, err
+	}
+	if res[0].Info == nil {
+		return sie.ModelInfo{}, c.badReply(model, opInfo, 0, 1)
+	}
+	info := res[0].Info.ModelInfo
+	info.Outputs = res[0].Info.Outputs
+	return info, nil
+}
+
+// Tokenize tokenizes texts on the lane's workers, like Engine.Tokenize.
+func (c *Client) Tokenize(ctx context.Context, model string, texts []string, opts ...sie.Option) ([][]sie.Token, error) {
+	co := sie.ReadOptions(opts...)
+	parts := c.split(texts)
+	items := make([]workItem, len(parts))
+	for i, p := range parts {
+		items[i] = workItem{Op: opTokenize, Model: model, Texts: texts[p[0]:p[1]], Options: co}
+	}
+	res, err := c.call(ctx, model, opTokenize, items)
+	if err != nil {
+		return nil, err
+	}
+	out := make([][]sie.Token, 0, len(texts))
+	for i, r := range res {
+		if len(r.Tokens) != parts[i][1]-parts[i][0] {
+			return nil, c.badReply(model, opTokenize, len(r.Tokens), parts[i][1]-parts[i][0])
+		}
+		out = append(out, r.Tokens...)
+	}
+	return out, nil
+}
+
+// EmbedIDs embeds token-id inputs on the lane's workers, like
+// Engine.EmbedIDs.
+func (c *Client) EmbedIDs(ctx context.Context, model string, inputs [][]int) ([][]float32, error) {
+	parts := c.splitSized(len(inputs), func(i int) int { return 8 * len(inputs[i]) })
+	items := make([]workItem, len(parts))
+	for i, p := range parts {
+		items[i] = workItem{Op: opEmbedIDs, Model: model, IDs: inputs[p[0]:p[1]]}
+	}
+	res, err := c.call(ctx, model, opEmbedIDs, items)
+	if err != nil {
+		return nil, err
+	}
+	out := make([][]float32, 0, len(inputs))
+	for i, r := range res {
+		if len(r.Vectors) != parts[i][1]-parts[i][0] {
+			return nil, c.badReply(model, opEmbedIDs, len(r.Vectors), parts[i][1]-parts[i][0])
+		}
+		out = append(out, r.Vectors...)
+	}
+	return out, nil
+}
+
+// Load has one worker of the lane load model; the others load it on first
+// use. It fails like a call when no worker serves the lane.
+func (c *Client) Load(ctx context.Context, model string) error {
+	_, err := c.call(ctx, model, opLoad, []workItem{{Op: opLoad, Model: model}})
+	return err
+}
+
+// Stats describes the client side only: the cluster's models live on the
+// workers (see Lag for the lane's queue).
+func (c *Client) Stats() sie.Stats {
+	return sie.Stats{Backend: "cluster " + c.opts.Lane.String(), Models: map[string]sie.ModelStats{}}
+}
+
 func (c *Client) badReply(model, op string, got, want int) error {
 	return &sie.ModelError{Model: model, Op: op, Err: fmt.Errorf("%w: a worker answered %d results for %d items", sie.ErrBackend, got, want)}
 }
@@ -240,16 +312,21 @@ func (c *Client) badReply(model, op string, got, want int) error {
 // MaxBytes bytes (a longer text gets a part of its own). No texts still give
 // one empty part, so that the workers' Engine answers as it would locally.
 func (c *Client) split(texts []string) [][2]int {
+	return c.splitSized(len(texts), func(i int) int { return len(texts[i]) })
+}
+
+func (c *Client) splitSized(n int, size func(i int) int) [][2]int {
 	var parts [][2]int
-	start, size := 0, 0
-	for i, t := range texts {
-		if i > start && (i-start >= c.opts.MaxItems || size+len(t) > c.opts.MaxBytes) {
+	start, bytes := 0, 0
+	for i := range n {
+		s := size(i)
+		if i > start && (i-start >= c.opts.MaxItems || bytes+s > c.opts.MaxBytes) {
 			parts = append(parts, [2]int{start, i})
-			start, size = i, 0
+			start, bytes = i, 0
 		}
-		size += len(t)
+		bytes += s
 	}
-	return append(parts, [2]int{start, len(texts)})
+	return append(parts, [2]int{start, n})
 }
 
 // call publishes the items of one request and waits for every answer.

@@ -314,6 +314,52 @@ func TestWorkersMatchEngine(t *testing.T) {
 		}
 	}
 
+	// What an HTTP front end needs besides the calls.
+	wantI, err := ref.Info(ctx, embedModel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gotI, err := c.Info(ctx, embedModel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(gotI) != fmt.Sprint(wantI) {
+		t.Errorf("Info = %+v, want %+v", gotI, wantI)
+	}
+	wantT, err := ref.Tokenize(ctx, embedModel, corpus, sie.Query())
+	if err != nil {
+		t.Fatal(err)
+	}
+	gotT, err := c.Tokenize(ctx, embedModel, corpus, sie.Query())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(gotT) != fmt.Sprint(wantT) {
+		t.Errorf("Tokenize differs: got %v…, want %v…", gotT[0], wantT[0])
+	}
+	ids := make([][]int, len(wantT))
+	for i, toks := range wantT {
+		for _, tk := range toks {
+			ids[i] = append(ids[i], tk.ID)
+		}
+	}
+	wantV, err := ref.EmbedIDs(ctx, embedModel, ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gotV, err := c.EmbedIDs(ctx, embedModel, ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range wantV {
+		if d := maxDiff(gotV[i], wantV[i]); d > 1e-5 {
+			t.Errorf("EmbedIDs %d: max diff %g", i, d)
+		}
+	}
+	if err := c.Load(ctx, rerankModel); err != nil {
+		t.Errorf("Load: %v", err)
+	}
+
 	// Caller errors come back as the Engine's: same sentinel, same model.
 	_, err = c.Rerank(ctx, rerankModel, query, corpus, sie.ScoreActivation("tanh"))
 	var me *sie.ModelError
@@ -334,10 +380,11 @@ func TestWorkersMatchEngine(t *testing.T) {
 		}
 		items += st.Items
 	}
-	// 7 + 2 + 3 + 7 + 7 items plus the two errors (the bad activation may
-	// stop after its first failed part, so at least one each).
-	if items < 26+2 {
-		t.Errorf("workers answered %d items, want at least 28", items)
+	// 7 + 2 + 3 + 7 + 7 call items, 1 + 7 + 7 + 1 for Info, Tokenize,
+	// EmbedIDs and Load, plus the two errors (the bad activation may stop
+	// after its first failed part, so at least one each).
+	if items < 26+16+2 {
+		t.Errorf("workers answered %d items, want at least 44", items)
 	}
 }
 

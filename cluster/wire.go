@@ -15,6 +15,11 @@ const (
 	opEmbed  = "embed"
 	opEncode = "encode"
 	opRerank = "rerank"
+	// The operations an HTTP front end needs besides the three calls.
+	opInfo     = "info"
+	opTokenize = "tokenize"
+	opEmbedIDs = "embed_ids"
+	opLoad     = "load"
 )
 
 // workItem is one message of a request: a bounded slice of its texts (or of
@@ -27,6 +32,7 @@ type workItem struct {
 	Model   string `json:"model"` // as the caller named it (subjects hold a lossy form)
 
 	Texts   []string           `json:"texts"`           // embed and encode items, or rerank documents
+	IDs     [][]int            `json:"ids,omitempty"`   // embed_ids inputs
 	Query   string             `json:"query,omitempty"` // rerank
 	Options sie.CallOptions    `json:"options"`
 	Encode  *sie.EncodeOptions `json:"encode,omitempty"`
@@ -45,6 +51,8 @@ type workResult struct {
 	Vectors   [][]float32    `json:"vectors,omitempty"`
 	Encodings []sie.Encoding `json:"encodings,omitempty"`
 	Ranked    []rankedWire   `json:"ranked,omitempty"` // indices relative to the part's documents
+	Tokens    [][]sie.Token  `json:"tokens,omitempty"`
+	Info      *infoWire      `json:"info,omitempty"`
 
 	Err *wireError `json:"error,omitempty"`
 }
@@ -52,6 +60,13 @@ type workResult struct {
 type rankedWire struct {
 	Index int     `json:"index"`
 	Score float32 `json:"score"`
+}
+
+// infoWire is sie.ModelInfo with its Outputs, which ModelInfo leaves out
+// of JSON.
+type infoWire struct {
+	sie.ModelInfo
+	Outputs sie.Output `json:"outputs"`
 }
 
 // wireError carries a failure with the sentinel it matches.

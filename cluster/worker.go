@@ -23,6 +23,9 @@ import (
 // delivery budget.
 type Engine interface {
 	sie.Service
+	Info(ctx context.Context, model string) (sie.ModelInfo, error)
+	Tokenize(ctx context.Context, model string, texts []string, opts ...sie.Option) ([][]sie.Token, error)
+	EmbedIDs(ctx context.Context, model string, inputs [][]int) ([][]float32, error)
 	Load(ctx context.Context, model string) error
 	Stats() sie.Stats
 }
@@ -354,6 +357,17 @@ func (w *Worker) run(ctx context.Context, it *workItem) (workResult, error) {
 		}
 		e, err := w.eng.Encode(ctx, it.Model, it.Texts, eo)
 		return workResult{Encodings: e}, err
+	case opInfo:
+		info, err := w.eng.Info(ctx, it.Model)
+		return workResult{Info: &infoWire{ModelInfo: info, Outputs: info.Outputs}}, err
+	case opTokenize:
+		tok, err := w.eng.Tokenize(ctx, it.Model, it.Texts, it.Options.Options()...)
+		return workResult{Tokens: tok}, err
+	case opEmbedIDs:
+		v, err := w.eng.EmbedIDs(ctx, it.Model, it.IDs)
+		return workResult{Vectors: v}, err
+	case opLoad:
+		return workResult{}, w.eng.Load(ctx, it.Model)
 	case opRerank:
 		r, err := w.eng.Rerank(ctx, it.Model, it.Query, it.Texts, it.Options.Options()...)
 		res := workResult{Ranked: make([]rankedWire, len(r))}
@@ -390,7 +404,7 @@ func (w *Worker) answer(msg jetstream.Msg, it *workItem, res workResult) {
 		w.redelivered.Add(1)
 	}
 	w.items.Add(1)
-	w.texts.Add(int64(len(it.Texts)))
+	w.texts.Add(int64(len(it.Texts) + len(it.IDs)))
 	_ = msg.Ack()
 }
 
