@@ -446,6 +446,15 @@ func (c *Client) withdraw(seqs []uint64) {
 	}
 }
 
+// Ping asks whether a worker serves the lane now: nil, or ErrProvisioning
+// when none answers.
+func (c *Client) Ping(ctx context.Context) error {
+	c.mu.Lock()
+	c.laneSeen = time.Time{}
+	c.mu.Unlock()
+	return c.checkLane(ctx)
+}
+
 // checkLane asks the lane's workers whether anyone is there, at most once
 // per LaneCheck while they answer.
 func (c *Client) checkLane(ctx context.Context) error {
