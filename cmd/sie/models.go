@@ -6,12 +6,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 
+	"github.com/sie-project/sie"
 	"github.com/sie-project/sie/catalog"
 )
 
@@ -140,33 +139,10 @@ func runInfo(args []string, stdout io.Writer) error {
 }
 
 // cachedCheckpoint reports whether the entry's checkpoint is in the local
-// cache and where. It follows the cache layout of internal/hub's Snapshot
-// and FetchNPM ({cache}/hub/org--name/REVISION, {cache}/npm/PKG@VERSION);
-// when the hub client moves to the Hugging Face cache, this is the one
-// function to switch to its lookup.
+// cache (the Hugging Face cache, or the npm mirror's folder) and where,
+// without a request.
 func cachedCheckpoint(e *catalog.Entry) (string, bool) {
-	root := os.Getenv("SIE_CACHE")
-	if root == "" {
-		d, err := os.UserCacheDir()
-		if err != nil {
-			return "", false
-		}
-		root = filepath.Join(d, "sie")
-	}
-	var dir string
-	if e.NPM != nil {
-		dir = filepath.Join(root, "npm", filepath.FromSlash(e.NPM.Package)+"@"+e.NPM.Version, filepath.FromSlash(e.NPM.Dir))
-	} else {
-		rev := e.Revision
-		if rev == "" {
-			rev = "main"
-		}
-		dir = filepath.Join(root, "hub", strings.ReplaceAll(e.Repo, "/", "--"), rev)
-	}
-	if _, err := os.Stat(filepath.Join(dir, "config.json")); err != nil {
-		return "", false
-	}
-	return dir, true
+	return sie.Cached(e.ID, sie.Options{})
 }
 
 // outputsShort is the table form: d768 s30522 mv128 score.

@@ -4,10 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/sie-project/sie"
+	"github.com/sie-project/sie/internal/hub/hubtest"
 )
 
 // The fields `sie models --json` and `sie info --json` must carry for every
@@ -101,17 +102,23 @@ func TestInfoCommand(t *testing.T) {
 		t.Errorf("bge-m3:sparse: %v", m)
 	}
 
-	// A checkpoint in the cache is reported with its folder.
-	dir := filepath.Join(cache, "hub", "intfloat--e5-base-v2", revisionOf(t, "intfloat/e5-base-v2"))
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	// A checkpoint in the cache is reported with its snapshot folder: pull
+	// one from a fake hub at the entry's pinned commit, then ask offline.
+	hub := hubtest.New(t)
+	hub.ServeAt("intfloat/e5-base-v2", revisionOf(t, "intfloat/e5-base-v2"), map[string][]byte{
+		"config.json": []byte("{}"), "tokenizer.json": []byte("{}"), "model.safetensors": []byte("weights"),
+	})
+	dir, err := sie.Pull(context.Background(), "intfloat/e5-base-v2", sie.Options{Hub: sie.HubOptions{Endpoint: hub.URL}})
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "config.json"), []byte("{}"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	hub.ResetRequests()
 	m = info("--json", "intfloat/e5-base-v2")
 	if m["cached"] != true || m["cache_path"] != dir {
 		t.Errorf("cached: %v at %v, want true at %s", m["cached"], m["cache_path"], dir)
+	}
+	if n := len(hub.Requests()); n != 0 {
+		t.Errorf("sie info sent %d requests", n)
 	}
 
 	var out bytes.Buffer
