@@ -45,8 +45,8 @@ type DownloadProgress struct {
 }
 
 // Errors of hub downloads, matched with errors.Is. The not-found kinds
-// (repository, gated, revision, file, offline and not cached) also match
-// ErrModelNotFound.
+// (repository, gated, revision, file, offline or unreachable and not
+// cached) also match ErrModelNotFound.
 var (
 	ErrRepoNotFound     = hub.ErrRepoNotFound     // no such repository, or private without a token
 	ErrGated            = hub.ErrGated            // gated: accept the conditions and set a token
@@ -54,6 +54,7 @@ var (
 	ErrFileNotFound     = hub.ErrFileNotFound     // the repository lacks a file the checkpoint names
 	ErrOfflineNotCached = hub.ErrOfflineNotCached // offline, and the file (named in the message) is not cached
 	ErrIntegrity        = hub.ErrIntegrity        // downloaded bytes do not match the hub's size or hash
+	ErrHubUnreachable   = hub.ErrUnreachable      // no answer from the hub, and the files are not cached
 )
 
 // hubClient builds the download client for opts.
