@@ -45,8 +45,8 @@ type DownloadProgress struct {
 }
 
 // Errors of hub downloads, matched with errors.Is. The not-found kinds
-// (repository, gated, revision, file, offline and not cached) also match
-// ErrModelNotFound.
+// (repository, gated, revision, file, offline or unreachable and not
+// cached) also match ErrModelNotFound.
 var (
 	ErrRepoNotFound     = hub.ErrRepoNotFound     // no such repository, or private without a token
 	ErrGated            = hub.ErrGated            // gated: accept the conditions and set a token
@@ -54,6 +54,7 @@ var (
 	ErrFileNotFound     = hub.ErrFileNotFound     // the repository lacks a file the checkpoint names
 	ErrOfflineNotCached = hub.ErrOfflineNotCached // offline, and the file (named in the message) is not cached
 	ErrIntegrity        = hub.ErrIntegrity        // downloaded bytes do not match the hub's size or hash
+	ErrHubUnreachable   = hub.ErrUnreachable      // no answer from the hub, and the files are not cached
 )
 
 // hubClient builds the download client for opts.
@@ -187,8 +188,9 @@ var variantRE = regexp.MustCompile(`^model\.[^/]+\.safetensors$`)
 // colbert.go): the JSON and text files (config, tokenizer, modules.json,
 // sentence-transformers module configs, idf.json,
 // query_token_weights.txt, Stanford ColBERT's artifact.metadata), the root safetensors (single or sharded) and
-// head weights (.safetensors or .pt), and each sentence-transformers
-// module folder's weights (model.safetensors, else pytorch_model.bin).
+// head weights (.safetensors or .pt), and the weights of each
+// sentence-transformers module folder ("2_Dense": model.safetensors, else
+// pytorch_model.bin).
 // Other runtimes' exports (onnx/, openvino/, …), PyTorch copies of
 // weights that exist as safetensors, TF/Flax files and dtype variants are
 // left on the hub.
@@ -211,6 +213,12 @@ func modelFiles(files []string) []string {
 		if strings.Contains(f, "/") && containsFold(skippedDirs, top) {
 			continue
 		}
+		if ext := path.Ext(base); dir != "." && ext != ".json" && ext != ".txt" && !moduleDirRE.MatchString(top) {
+			// Weights in a folder that is not a sentence-transformers
+			// module ("1_Pooling", "2_Dense"): training checkpoints and
+			// the like.
+			continue
+		}
 		switch ext := path.Ext(base); {
 		case ext == ".json" || ext == ".txt" || f == "artifact.metadata":
 			out = append(out, f)
@@ -228,7 +236,10 @@ func modelFiles(files []string) []string {
 	return out
 }
 
-var shardRE = regexp.MustCompile(`^model-\d+-of-\d+\.safetensors$`)
+var (
+	shardRE     = regexp.MustCompile(`^model-\d+-of-\d+\.safetensors$`)
+	moduleDirRE = regexp.MustCompile(`^\d+_`) // sentence-transformers names module folders "<index>_<Type>"
+)
 
 func containsFold(list []string, s string) bool {
 	for _, x := range list {

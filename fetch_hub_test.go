@@ -227,12 +227,13 @@ func TestModelFiles(t *testing.T) {
 		"1_Pooling/config.json", "2_Dense/config.json", "2_Dense/model.safetensors", "2_Dense/pytorch_model.bin",
 		"3_Dense/config.json", "3_Dense/pytorch_model.bin", "sparse_linear.pt", "colbert_linear.pt", "idf.json",
 		"query_token_weights.txt", "sentencepiece.bpe.model",
+		"checkpoint-500/model.safetensors", "checkpoint-500/trainer_state.json",
 	}
 	want := []string{
 		"config.json", "tokenizer.json", "vocab.txt", "modules.json", "model.safetensors",
 		"1_Pooling/config.json", "2_Dense/config.json", "2_Dense/model.safetensors",
 		"3_Dense/config.json", "3_Dense/pytorch_model.bin", "sparse_linear.pt", "colbert_linear.pt", "idf.json",
-		"query_token_weights.txt",
+		"query_token_weights.txt", "checkpoint-500/trainer_state.json",
 	}
 	got := modelFiles(files)
 	slices.Sort(got)

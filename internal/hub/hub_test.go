@@ -857,3 +857,38 @@ func TestVerify(t *testing.T) {
 		t.Errorf("Verify sent %d requests", n)
 	}
 }
+
+func TestSnapshotFallbackWhenUnreachable(t *testing.T) {
+	_, c, commit := newTest(t)
+	ctx := context.Background()
+	if _, err := c.Snapshot(ctx, "org/model", "main", SnapshotOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// Nothing listens on port 1: the cached snapshot of refs/main answers.
+	down := *c
+	down.Endpoint = "http://127.0.0.1:1"
+	dir, err := down.Snapshot(ctx, "org/model", "main", SnapshotOptions{})
+	if err != nil || !strings.HasSuffix(dir, commit) {
+		t.Errorf("%q %v", dir, err)
+	}
+	// Not cached: a not-found error that says the hub was unreachable.
+	_, err = down.Snapshot(ctx, "org/other", "main", SnapshotOptions{})
+	if !errors.Is(err, ErrUnreachable) || !errors.Is(err, ErrNotFound) {
+		t.Errorf("unreachable, not cached: %v", err)
+	}
+}
+
+func TestCancelLeavesNothing(t *testing.T) {
+	s, c, _ := newTest(t)
+	s.Fail("org/model", "model.safetensors", hubtest.Failure{Kind: hubtest.SlowBody, Bytes: 10_000})
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	if _, err := c.Download(ctx, "org/model", "main", "model.safetensors"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("err = %v, want the context's", err)
+	}
+	blobs, _ := os.ReadDir(filepath.Join(c.CacheDir, "models--org--model", "blobs"))
+	if len(blobs) != 0 {
+		t.Errorf("left in blobs/: %v", blobs)
+	}
+	assertClean(t, c.CacheDir)
+}
