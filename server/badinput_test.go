@@ -231,3 +231,13 @@ func FuzzRequest(f *testing.F) {
 		}
 	})
 }
+
+// TestErrorsHideFolders: an error about an aliased folder names the alias,
+// not the folder.
+func TestErrorsHideFolders(t *testing.T) {
+	s := testServer(t, Options{})
+	code, _, body := do(t, s, "POST", "/v1/score/rerank", `{"query":{"text":"q"},"items":[{"text":"a"}],"params":{"score_by":"vibes"}}`)
+	if code != 400 || strings.Contains(string(body), testAliases["rerank"]) || !strings.Contains(string(body), `\"rerank\"`) {
+		t.Errorf("%d %s", code, body)
+	}
+}

@@ -155,6 +155,7 @@ type Server struct {
 
 	defaultModel string
 	configured   map[string]string // served name → backend name
+	aliasNames   []string          // sorted
 
 	mu      sync.Mutex
 	loading map[string]bool // backend names still loading
@@ -181,6 +182,7 @@ func New(b Backend, opts Options) *Server {
 		aliases = append(aliases, alias)
 	}
 	sort.Strings(aliases)
+	s.aliasNames = aliases
 	s.defaultModel = opts.DefaultModel
 	if s.defaultModel == "" {
 		if len(opts.Models) > 0 {
@@ -402,6 +404,7 @@ func (s *Server) writeError(w http.ResponseWriter, a api, err error) int {
 		a = de.api
 	}
 	e := classify(err)
+	e = &apiError{kind: e.kind, msg: s.hidePaths(e.msg), param: e.param, code: e.code}
 	code := status(a, e.kind)
 	if e.kind == kindOverloaded || e.kind == kindUnavailable {
 		w.Header().Set("Retry-After", "1")
@@ -461,6 +464,17 @@ func (s *Server) writeError(w http.ResponseWriter, a api, err error) int {
 	}
 	writeJSON(w, code, body)
 	return code
+}
+
+// hidePaths replaces the folders behind aliases with the aliases in a
+// message, so that errors do not reveal the server's file system.
+func (s *Server) hidePaths(msg string) string {
+	for _, alias := range s.aliasNames {
+		if target := s.opts.Aliases[alias]; target != alias && strings.ContainsAny(target, `/\`) {
+			msg = strings.ReplaceAll(msg, target, alias)
+		}
+	}
+	return msg
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
