@@ -1,8 +1,10 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 )
@@ -239,5 +241,19 @@ func TestErrorsHideFolders(t *testing.T) {
 	code, _, body := do(t, s, "POST", "/v1/score/rerank", `{"query":{"text":"q"},"items":[{"text":"a"}],"params":{"score_by":"vibes"}}`)
 	if code != 400 || strings.Contains(string(body), testAliases["rerank"]) || !strings.Contains(string(body), `\"rerank\"`) {
 		t.Errorf("%d %s", code, body)
+	}
+}
+
+// TestClientGone: a request whose client has gone away stops with the
+// engine's context error, answered as 499 (never 500), and counted.
+func TestClientGone(t *testing.T) {
+	s := testServer(t, Options{})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	req := httptest.NewRequest("POST", "/v1/embeddings", strings.NewReader(`{"input":["a","b"],"model":"dense"}`)).WithContext(ctx)
+	rec := httptest.NewRecorder()
+	s.ServeHTTP(rec, req)
+	if rec.Code != 499 {
+		t.Errorf("cancelled request: %d %s", rec.Code, rec.Body)
 	}
 }
