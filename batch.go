@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sie-project/sie/internal/testhook"
@@ -164,6 +165,11 @@ type batcher struct {
 	maxTokens, maxRows int
 	packing            bool
 
+	// device is held while a batch runs, by the runner or by a caller on
+	// the direct path; inflight counts admitted requests not yet answered.
+	device   sync.Mutex
+	inflight atomic.Int64
+
 	stats *modelStats
 }
 
@@ -187,7 +193,8 @@ func newBatcher(m *model, o Options) *batcher {
 	return b
 }
 
-// submit enqueues seqs and waits for their outputs.
+// submit enqueues seqs and waits for their outputs. A request that finds
+// the model idle runs at once in the caller's goroutine (direct).
 func (b *batcher) submit(ctx context.Context, outputs outputSet, seqs []sequence) ([]result, error) {
 	r := &request{ctx: ctx, outputs: outputs, seqs: seqs, out: make([]result, len(seqs)), left: len(seqs),
 		enqueued: time.Now(), done: make(chan struct{})}
@@ -196,11 +203,17 @@ func (b *batcher) submit(ctx context.Context, outputs outputSet, seqs []sequence
 		return nil, ErrClosed
 	default:
 	}
+	if ok, err := b.direct(r); ok {
+		return r.out, err
+	}
+	b.inflight.Add(1)
 	select {
 	case b.queue <- r:
 	case <-b.quit:
+		b.inflight.Add(-1)
 		return nil, ErrClosed
 	default:
+		b.inflight.Add(-1)
 		b.stats.overloaded()
 		return nil, ErrOverloaded
 	}
@@ -213,11 +226,60 @@ func (b *batcher) submit(ctx context.Context, outputs outputSet, seqs []sequence
 	}
 }
 
+// direct runs r at once in the caller's goroutine when nothing else is
+// admitted, the device is free and r fits one batch: a lone request on an
+// idle model then skips the hand-offs to the planner and the runner. It
+// reports false, having done nothing, when r must take the queue.
+func (b *batcher) direct(r *request) (bool, error) {
+	if b.inflight.Load() != 0 || !b.device.TryLock() {
+		return false, nil
+	}
+	defer b.device.Unlock()
+	select {
+	case <-b.quit: // close is waiting for this lock before releasing the model
+		return true, ErrClosed
+	default:
+	}
+	if b.inflight.Load() != 0 {
+		return false, nil // queued work came first
+	}
+	if err := r.ctx.Err(); err != nil {
+		return true, err
+	}
+	items := make([]item, len(r.seqs))
+	for i := range items {
+		items[i] = item{r, i}
+	}
+	sort.SliceStable(items, func(i, j int) bool { return items[i].len() > items[j].len() })
+	batch, rows, rest := b.cut(items)
+	if len(rest) > 0 {
+		return false, nil // more than one batch: the planner splits it
+	}
+	seqs := make([]sequence, len(batch))
+	for i, it := range batch {
+		seqs[i] = r.seqs[it.idx]
+	}
+	db := b.m.layout(seqs, rows)
+	start := time.Now()
+	res, err := b.m.run(r.outputs, db)
+	b.stats.batch(db, time.Since(start), b.m.noteShape(r.outputs, db))
+	if err != nil {
+		return true, err
+	}
+	for i, it := range batch {
+		r.out[it.idx] = res[i]
+	}
+	b.stats.latency(time.Since(r.enqueued))
+	return true, nil
+}
+
 // close stops accepting work, finishes what was admitted and waits for both
-// goroutines. It is safe to call more than once.
+// goroutines and any direct call. It is safe to call more than once.
 func (b *batcher) close() {
 	b.closeOnce.Do(func() { close(b.quit) })
 	<-b.stopped
+	b.device.Lock()
+	b.device.Unlock() //nolint:staticcheck // only waiting for a direct call to end
 }
 
 // plan is the planner goroutine.
@@ -368,9 +430,11 @@ func (b *batcher) execute(p *planned) {
 		if len(live) < len(p.items) {
 			batch = b.relayout(live)
 		}
+		b.device.Lock()
 		start := time.Now()
 		res, err := b.runBatch(p.outputs, batch)
 		b.stats.batch(batch, time.Since(start), b.m.noteShape(p.outputs, batch))
+		b.device.Unlock()
 		for i, it := range live {
 			if err == nil {
 				if res[i].err != nil {
@@ -429,5 +493,6 @@ func (b *batcher) answered(r *request, n int, err error) {
 	r.left -= n
 	if r.left <= 0 {
 		r.finish(nil)
+		b.inflight.Add(-1)
 	}
 }

@@ -390,3 +390,56 @@ func TestGridDocumented(t *testing.T) {
 		t.Errorf("defaults changed without the docs: %+v", got)
 	}
 }
+
+// TestDirectPath: a lone request on an idle model runs in the caller's
+// goroutine with the queued path's results; with other work admitted, or
+// too large for one batch, it takes the queue.
+func TestDirectPath(t *testing.T) {
+	e := openEngine(t, Options{MaxBatchTokens: 64})
+	ctx := context.Background()
+	dir := golden.Dir("bert-mean")
+	texts := mixedTexts(6, 9)[:3]
+	want, err := e.Embed(ctx, dir, texts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := e.acquire(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.release(l)
+	newReq := func(texts []string) *request {
+		seqs, err := l.m.tokenize(texts, newCallConfig(nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &request{ctx: ctx, outputs: outDense, seqs: seqs, out: make([]result, len(seqs)), left: len(seqs),
+			enqueued: time.Now(), done: make(chan struct{})}
+	}
+	before := l.b.stats.snapshot().Batches
+	r := newReq(texts)
+	if ok, err := l.b.direct(r); !ok || err != nil {
+		t.Fatalf("idle model: direct = %v, %v; want true, nil", ok, err)
+	}
+	for i := range texts {
+		if d := golden.MaxAbsDiff(r.out[i].dense, want[i]); d > 1e-6 {
+			t.Errorf("text %d: direct vs queued max abs diff %g", i, d)
+		}
+	}
+	if got := l.b.stats.snapshot().Batches - before; got != 1 {
+		t.Errorf("direct call counted %d batches, want 1", got)
+	}
+	l.b.inflight.Add(1)
+	if ok, _ := l.b.direct(newReq(texts)); ok {
+		t.Error("with admitted work waiting, direct ran; want the queue")
+	}
+	l.b.inflight.Add(-1)
+	if ok, _ := l.b.direct(newReq(mixedTexts(40, 2))); ok {
+		t.Error("a request beyond the 64-token budget ran directly; want the planner to split it")
+	}
+	l.b.device.Lock()
+	if ok, _ := l.b.direct(newReq(texts)); ok {
+		t.Error("with the device busy, direct ran; want the queue")
+	}
+	l.b.device.Unlock()
+}
