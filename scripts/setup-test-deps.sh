@@ -5,8 +5,8 @@
 #   scripts/setup-test-deps.sh            # then: source .cache/test-env.sh
 #
 # Steps
-#   1. Debian packages python3-onnx, python3-numpy (apt-get update only when
-#      something is missing); nodejs/npm too if node is absent.
+#   1. Debian packages python3-onnx, python3-numpy, chromium (apt-get update
+#      only when something is missing); nodejs/npm too if node is absent.
 #   2. npm ci in tools/node (ONNXRUNTIME_NODE_INSTALL=skip), skipped when
 #      package-lock.json has not changed since the last successful install.
 #   3. sha256 check of the MiniLM fp16 weights.
@@ -39,6 +39,8 @@ pkg_installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'insta
 
 missing=()
 for p in python3-onnx python3-numpy; do pkg_installed "$p" || missing+=("$p"); done
+# Headless Chromium loads the server's /docs page (server/openapi_test.go).
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
 command -v sha256sum >/dev/null 2>&1 || missing+=(coreutils)

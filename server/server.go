@@ -149,10 +149,13 @@ type Server struct {
 	opts Options
 	mux  *http.ServeMux
 	sem  chan struct{}
-	m    *metrics
+	// patterns lists the registered routes, for OpenAPI.
+	patterns []string
+	m        *metrics
 
 	defaultModel string
 	configured   map[string]string // served name → backend name
+	aliasNames   []string          // sorted
 
 	mu      sync.Mutex
 	loading map[string]bool // backend names still loading
@@ -179,6 +182,7 @@ func New(b Backend, opts Options) *Server {
 		aliases = append(aliases, alias)
 	}
 	sort.Strings(aliases)
+	s.aliasNames = aliases
 	s.defaultModel = opts.DefaultModel
 	if s.defaultModel == "" {
 		if len(opts.Models) > 0 {
@@ -280,16 +284,16 @@ const (
 type errKind int
 
 const (
-	kindInvalid     errKind = iota // caller mistake in the request
-	kindEmpty                      // empty input list or empty text
-	kindTooLarge                   // body over MaxBodyBytes
-	kindNotFound                   // unknown model or route
-	kindUnauthorized               // missing or wrong API key
-	kindWrongModel                 // the model cannot do what the route asks
-	kindOverloaded                 // queue full or too many requests: retry
-	kindUnavailable                // loading or out of memory: retry later
-	kindCanceled                   // the client went away
-	kindInternal                   // a failure that is not the caller's
+	kindInvalid      errKind = iota // caller mistake in the request
+	kindEmpty                       // empty input list or empty text
+	kindTooLarge                    // body over MaxBodyBytes
+	kindNotFound                    // unknown model or route
+	kindUnauthorized                // missing or wrong API key
+	kindWrongModel                  // the model cannot do what the route asks
+	kindOverloaded                  // queue full or too many requests: retry
+	kindUnavailable                 // loading or out of memory: retry later
+	kindCanceled                    // the client went away
+	kindInternal                    // a failure that is not the caller's
 )
 
 // apiError is an error with its kind; the dialect writes it.
@@ -400,6 +404,7 @@ func (s *Server) writeError(w http.ResponseWriter, a api, err error) int {
 		a = de.api
 	}
 	e := classify(err)
+	e = &apiError{kind: e.kind, msg: s.hidePaths(e.msg), param: e.param, code: e.code}
 	code := status(a, e.kind)
 	if e.kind == kindOverloaded || e.kind == kindUnavailable {
 		w.Header().Set("Retry-After", "1")
@@ -461,6 +466,17 @@ func (s *Server) writeError(w http.ResponseWriter, a api, err error) int {
 	return code
 }
 
+// hidePaths replaces the folders behind aliases with the aliases in a
+// message, so that errors do not reveal the server's file system.
+func (s *Server) hidePaths(msg string) string {
+	for _, alias := range s.aliasNames {
+		if target := s.opts.Aliases[alias]; target != alias && strings.ContainsAny(target, `/\`) {
+			msg = strings.ReplaceAll(msg, target, alias)
+		}
+	}
+	return msg
+}
+
 func writeJSON(w http.ResponseWriter, code int, v any) {
 	data, err := json.Marshal(v)
 	if err != nil {
@@ -499,6 +515,7 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 // handle registers a route: authentication, the concurrency limit, panic
 // recovery, metrics and the access log around h.
 func (s *Server) handle(pattern string, a api, open bool, h handlerFunc) {
+	s.patterns = append(s.patterns, pattern)
 	route := pattern
 	if i := strings.IndexByte(route, ' '); i >= 0 {
 		route = route[i+1:]
