@@ -137,7 +137,7 @@ func TestManifests(t *testing.T) {
 		byKind[m.Kind] = append(byKind[m.Kind], m)
 	}
 	workerFlags, gatewayFlags := flagsOf(t, "worker"), flagsOf(t, "gateway")
-	lanes := map[string]cluster.Lane{}   // worker Deployment → its lane
+	lanes := map[string]cluster.Lane{}  // worker Deployment → its lane
 	var gatewayLabels map[string]string // pod labels of the gateway
 	var gatewayPort string
 	for _, d := range byKind["Deployment"] {
