@@ -159,3 +159,17 @@ func TestDeadlineQueued(t *testing.T) {
 	}
 	checkMemory(t, e)
 }
+
+// TestRefusedReservation: a load refused by the memory budget gives back
+// nothing it did not take (the 20-minute soak found the accounts drifting
+// below zero after such refusals).
+func TestRefusedReservation(t *testing.T) {
+	e := openEngine(t, Options{MemoryBudget: 1000})
+	_, err := e.Embed(context.Background(), golden.Dir("bert-mean"), []string{"x"})
+	if !errors.Is(err, ErrResourceExhausted) {
+		t.Fatalf("got %v; want ErrResourceExhausted", err)
+	}
+	if st := e.Stats(); st.MemoryUsed != 0 {
+		t.Fatalf("after a refused load %d bytes are accounted; want 0", st.MemoryUsed)
+	}
+}

@@ -364,8 +364,12 @@ func (e *Engine) load(ctx context.Context, name string) (any, error) {
 	reserve := func(weights int64, hidden int) error {
 		// Activations of one batch: about 32 bytes per hidden unit per
 		// token (see MemoryBudget).
-		reserved = weights + int64(e.opts.MaxBatchTokens)*int64(hidden)*32
-		return e.reserve(name, reserved)
+		n := weights + int64(e.opts.MaxBatchTokens)*int64(hidden)*32
+		if err := e.reserve(name, n); err != nil {
+			return err // nothing reserved: nothing to give back
+		}
+		reserved = n
+		return nil
 	}
 	settings.precision = e.opts.Precision
 	m, err := loadModel(e.backend, name, dir, settings, reserve)

@@ -82,10 +82,6 @@ func TestLoad(t *testing.T) {
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients, MaxConnsPerHost: clients}}
 
 	// one request: kind 0/1 embed on models[kind], 2 rerank.
-	type result struct {
-		kind int
-		lat  time.Duration
-	}
 	check := func(kind int, texts []string, body []byte) error {
 		if kind < 2 {
 			var res struct {

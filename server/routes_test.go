@@ -301,7 +301,7 @@ func TestRerankRoutes(t *testing.T) {
 			t.Errorf("TEI result %d: %+v, want %+v", i, tei[i], h)
 		}
 	}
-	code, _, body = do(t, s, "POST", "/rerank", `{"query":"what is the capital of France?","texts":`+docsJSON+`,"raw_scores":true,"model":"rerank"}`)
+	_, _, body = do(t, s, "POST", "/rerank", `{"query":"what is the capital of France?","texts":`+docsJSON+`,"raw_scores":true,"model":"rerank"}`)
 	tei = nil
 	mustJSON(t, body, &tei)
 	for i, h := range raw {

@@ -118,6 +118,23 @@ func FromJSON(data []byte) (*Tokenizer, error) {
 			t.vocabSize++
 		}
 	}
+	// The post-processor adds its special tokens by id, whatever the
+	// vocabulary holds (BertProcessing defaults to 101 and 102): an id
+	// outside the vocabulary would index past the model's embedding table.
+	for _, enc := range []func() (*Encoding, error){
+		func() (*Encoding, error) { return t.Encode("", true) },
+		func() (*Encoding, error) { return t.EncodePair("", "", true) },
+	} {
+		e, err := enc()
+		if err != nil {
+			continue // a template that cannot apply fails at Encode too
+		}
+		for _, id := range e.IDs {
+			if id < 0 || id >= t.vocabSize {
+				return nil, fmt.Errorf("tokenizer: post-processor adds token id %d, outside the vocabulary of %d tokens", id, t.vocabSize)
+			}
+		}
+	}
 	return t, nil
 }
 

@@ -153,7 +153,6 @@ func firstModelArg(args []string, fallback string) string {
 				break
 			}
 			val = args[i+1]
-			i++
 		}
 		if key == "alias" {
 			val, _, _ = strings.Cut(val, "=")
