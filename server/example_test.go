@@ -29,6 +29,13 @@ func ExampleNewTransport() {
 		"bge-small":  golden.Dir("bert-cls"), // any catalog id or local checkpoint folder
 		"bge-rerank": golden.Dir("bert-rerank"),
 	}})
+	// The aliases load in the background; until then their routes answer
+	// 503 with Retry-After. Wait here so the first call is served.
+	ready, loadErr := h.Ready()
+	<-ready
+	if err := loadErr(); err != nil {
+		log.Fatal(err)
+	}
 	hc := &http.Client{Transport: server.NewTransport(h)}
 
 	// openai-go: any base URL; no socket is opened.
