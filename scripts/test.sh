@@ -39,6 +39,7 @@ step "staticcheck (v0.8.2; settings in staticcheck.conf)"
 # About a minute on 2 cores; the onnx tag adds the ONNX Runtime files.
 GOEXPERIMENT=simd "$SIE_STATICCHECK" ./...
 GOEXPERIMENT=simd "$SIE_STATICCHECK" -tags onnx ./...
+
 step "examples module (nested: its own go.mod keeps the ecosystem clients out of sie's): vet, build and run"
 # The examples, the migration before/after programs and the ecosystem adapter
 # tests import openai-go, cohere-go, langchaingo and chromem-go; keeping them
