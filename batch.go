@@ -278,8 +278,10 @@ func (b *batcher) direct(r *request) (bool, error) {
 func (b *batcher) close() {
 	b.closeOnce.Do(func() { close(b.quit) })
 	<-b.stopped
+	// Only waiting for a direct call (see direct) to end.
 	b.device.Lock()
-	b.device.Unlock() //nolint:staticcheck // only waiting for a direct call to end
+	//lint:ignore SA2001 the critical section is the wait itself
+	b.device.Unlock()
 }
 
 // plan is the planner goroutine.
