@@ -226,15 +226,23 @@ func (b *batcher) submit(ctx context.Context, outputs outputSet, seqs []sequence
 	}
 }
 
-// direct runs r at once in the caller's goroutine when nothing else is
-// admitted, the device is free and r fits one batch: a lone request on an
-// idle model then skips the hand-offs to the planner and the runner. It
-// reports false, having done nothing, when r must take the queue.
+// direct runs r at once when nothing else is admitted, the device is free
+// and r fits one batch: a lone request on an idle model then skips the
+// hand-offs to the planner and the runner. It reports false, having done
+// nothing, when r must take the queue. The batch runs in a goroutine of
+// its own that holds the device until it ends, so that the caller can
+// still give up at its deadline; it goes through runBatch like the
+// runner's batches (panic isolation, test hooks, per-text errors).
 func (b *batcher) direct(r *request) (bool, error) {
 	if b.inflight.Load() != 0 || !b.device.TryLock() {
 		return false, nil
 	}
-	defer b.device.Unlock()
+	handedOff := false
+	defer func() {
+		if !handedOff {
+			b.device.Unlock()
+		}
+	}()
 	select {
 	case <-b.quit: // close is waiting for this lock before releasing the model
 		return true, ErrClosed
@@ -260,13 +268,31 @@ func (b *batcher) direct(r *request) (bool, error) {
 		seqs[i] = r.seqs[it.idx]
 	}
 	db := b.m.layout(seqs, rows)
-	start := time.Now()
-	res, err := b.m.run(r.outputs, db)
-	b.stats.batch(db, time.Since(start), b.m.noteShape(r.outputs, db))
+	var (
+		res  []result
+		err  error
+		done = make(chan struct{})
+	)
+	handedOff = true
+	go func() {
+		defer close(done)
+		defer b.device.Unlock()
+		start := time.Now()
+		res, err = b.runBatch(r.outputs, db)
+		b.stats.batch(db, time.Since(start), b.m.noteShape(r.outputs, db))
+	}()
+	select {
+	case <-done:
+	case <-r.ctx.Done():
+		return true, r.ctx.Err()
+	}
 	if err != nil {
 		return true, err
 	}
 	for i, it := range batch {
+		if res[i].err != nil {
+			return true, res[i].err
+		}
 		r.out[it.idx] = res[i]
 	}
 	b.stats.latency(time.Since(r.enqueued))
@@ -418,7 +444,10 @@ func (b *batcher) run() {
 }
 
 func (b *batcher) execute(p *planned) {
-	// Drop sequences whose caller has gone away before they reach the device.
+	// The device may be busy with a direct call: wait for it first, then
+	// drop sequences whose caller has gone away meanwhile, so that they
+	// never reach the device.
+	b.device.Lock()
 	live := p.items[:0:0]
 	for _, it := range p.items {
 		if it.r.err == nil && it.r.ctx.Err() == nil {
@@ -427,12 +456,13 @@ func (b *batcher) execute(p *planned) {
 			b.answered(it.r, 1, it.r.ctx.Err())
 		}
 	}
-	if len(live) > 0 {
+	if len(live) == 0 {
+		b.device.Unlock()
+	} else {
 		batch := p.batch
 		if len(live) < len(p.items) {
 			batch = b.relayout(live)
 		}
-		b.device.Lock()
 		start := time.Now()
 		res, err := b.runBatch(p.outputs, batch)
 		b.stats.batch(batch, time.Since(start), b.m.noteShape(p.outputs, batch))
