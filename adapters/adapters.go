@@ -7,6 +7,9 @@
 //   - EmbeddingFunc and QueryEmbeddingFunc have the type of chromem-go's
 //     EmbeddingFunc (github.com/philippgille/chromem-go).
 //
+// Genkit's embedder needs Genkit's own types; it lives in the module
+// github.com/sie-project/sie/adapters/genkit (package siegenkit).
+//
 // Every adapter works over a sie.Service: an in-process *sie.Engine or a
 // client of a shared sie server.
 package adapters
