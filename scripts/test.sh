@@ -94,11 +94,11 @@ go test "${RACE[@]}" -count=1 -timeout 20m -run 'Client|BadInput|Limits|Load|Rou
 step "backends built with the xla tag (no PJRT plugin exists here: errors, never downloads)"
 go test -count=1 -tags xla ./backends/
 
-step "nested modules: cluster (NATS JetStream workers, gateway) and beam (Apache Beam on prism)"
-# cluster/ and beam/ have their own go.mod so that the core module never
-# requires NATS or Beam; check that, then vet and test each. The cluster
-# tests start an embedded nats-server on 127.0.0.1 (about 2 minutes with the
-# end-to-end test); Beam's first build takes about 6 minutes on 2 cores.
+step "nested modules: the Genkit adapter, cluster (NATS JetStream workers, gateway)"
+# adapters/genkit and cluster/ have their own go.mod so that the core module
+# never requires Genkit or NATS; check that, then vet and test each. The
+# cluster tests start an embedded nats-server on 127.0.0.1 (about 2 minutes
+# with the end-to-end test).
 if grep -Eq 'nats-io|apache/beam|firebase/genkit' go.mod; then
   echo "the core go.mod requires NATS, Beam or Genkit"; exit 1
 fi
@@ -106,4 +106,3 @@ fi
 # types cannot be met structurally; tested through genkit.Embed.
 (cd adapters/genkit && go vet ./... && GOEXPERIMENT=simd go test -count=1 -timeout 10m ./...)
 (cd cluster && go vet ./... && GOEXPERIMENT=simd go test -count=1 -timeout 20m ./...)
-(cd beam && go vet ./... && GOEXPERIMENT=simd go test -count=1 -timeout 30m ./...)
